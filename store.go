@@ -1,0 +1,77 @@
+package gantry
+
+import (
+	"context"
+	"io"
+)
+
+// RunStore keeps runs.
+type RunStore interface {
+	CreateRun(ctx context.Context, r *Run) error
+	UpdateRun(ctx context.Context, r *Run) error
+	Run(ctx context.Context, id RunID) (*Run, error)
+	// Runs lists runs newest first, at most limit of them (0: no limit).
+	Runs(ctx context.Context, filter RunFilter) ([]*Run, error)
+}
+
+// RunFilter narrows Runs.
+type RunFilter struct {
+	Project string
+	Status  Status
+	Limit   int
+}
+
+// StepStore keeps stage and step results.
+type StepStore interface {
+	PutStage(ctx context.Context, s *StageResult) error
+	Stages(ctx context.Context, run RunID) ([]*StageResult, error)
+	// PutStep creates or replaces the result of one step of a run.
+	PutStep(ctx context.Context, s *StepResult) error
+	// Steps lists a run's step results in the order they started.
+	Steps(ctx context.Context, run RunID) ([]*StepResult, error)
+}
+
+// LogStore keeps steps' log lines.
+type LogStore interface {
+	AppendLogs(ctx context.Context, run RunID, lines []LogLine) error
+	// Logs returns a step's lines in order, or every step's when step is "".
+	Logs(ctx context.Context, run RunID, step string) ([]LogLine, error)
+}
+
+// Store is the whole persistence contract; each part can be used alone.
+type Store interface {
+	RunStore
+	StepStore
+	LogStore
+	ArtifactIndex
+	io.Closer
+}
+
+// BlobStore keeps content-addressed bytes: artifacts.
+type BlobStore interface {
+	// Put stores r's bytes and returns their digest and size.
+	Put(ctx context.Context, r io.Reader) (Digest, int64, error)
+	// Open returns the bytes stored under d, or ErrNotFound.
+	Open(ctx context.Context, d Digest) (io.ReadCloser, error)
+	Has(ctx context.Context, d Digest) (bool, error)
+}
+
+// ArtifactRecord is an artifact with the run that produced it.
+type ArtifactRecord struct {
+	RunID RunID `json:"run_id"`
+	Artifact
+}
+
+// ArtifactIndex finds the artifacts that step results recorded. PutStep
+// indexes a step's Outputs.
+type ArtifactIndex interface {
+	// Artifacts lists a run's artifacts, or, when digest is set, every
+	// recorded artifact with that digest across runs (newest first).
+	Artifacts(ctx context.Context, filter ArtifactFilter) ([]ArtifactRecord, error)
+}
+
+// ArtifactFilter narrows Artifacts. At least one field must be set.
+type ArtifactFilter struct {
+	RunID  RunID
+	Digest Digest
+}
