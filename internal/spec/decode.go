@@ -1,0 +1,458 @@
+package spec
+
+import (
+	"fmt"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// The keys of each mapping, taken from the yaml tags so that the decoder,
+// the JSON Schema and the Go types cannot disagree.
+var (
+	pipelineKeys = keysOf(reflect.TypeFor[Pipeline]())
+	defaultsKeys = keysOf(reflect.TypeFor[Defaults]())
+	stageKeys    = keysOf(reflect.TypeFor[Stage]())
+	stepKeys     = keysOf(reflect.TypeFor[Step]())
+	whenKeys     = keysOf(reflect.TypeFor[When]())
+	retryKeys    = keysOf(reflect.TypeFor[Retry]())
+)
+
+// keyPlaces says where each key belongs, to tell a user who put one at the
+// wrong level where it goes.
+var keyPlaces = []struct {
+	place string
+	keys  []string
+}{
+	{"at the top of the file", pipelineKeys},
+	{"under defaults", defaultsKeys},
+	{"in a stage", stageKeys},
+	{"in a step", stepKeys},
+	{"under when", whenKeys},
+	{"under retry", retryKeys},
+}
+
+// extensionPrefix starts top-level keys that Gantry ignores, so that a
+// file can hold anchors for aliases to refer to (as in Compose files).
+const extensionPrefix = "x-"
+
+var (
+	stageNameRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+	actionRE      = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+	envNameRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	matrixKeyRE   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
+	matrixValueRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+	yamlLineRE    = regexp.MustCompile(`^line (\d+): (.*)$`)
+)
+
+const (
+	maxStepName  = 100
+	maxStageName = 63
+)
+
+// decoder turns the YAML node tree into a Pipeline, collecting every error
+// on the way instead of stopping at the first.
+type decoder struct {
+	file    string
+	data    []byte
+	lines   []string
+	actions []string // sorted; nil accepts any well-formed name
+	errs    ErrorList
+	steps   []*stepInfo
+	defExec *yaml.Node // defaults.executor, for the docker image check
+}
+
+// stepInfo keeps what the cross-step checks need to point at.
+type stepInfo struct {
+	stage    int // index in Pipeline.Stages
+	index    int // index in Stage.Steps
+	step     *Step
+	node     *yaml.Node // where the step is written
+	name     *yaml.Node
+	needs    []*yaml.Node
+	executor *yaml.Node
+	secrets  []*yaml.Node
+	env      map[string]bool
+	variants int
+}
+
+func newDecoder(file string, data []byte, opts Options) *decoder {
+	d := &decoder{file: file, data: data}
+	if opts.Actions != nil {
+		d.actions = slices.Compact(slices.Sorted(slices.Values(opts.Actions)))
+		if d.actions == nil {
+			d.actions = []string{} // none, which is not "any"
+		}
+	}
+	return d
+}
+
+func (d *decoder) errorAt(line, col int, format string, args ...any) {
+	d.errs = append(d.errs, &Error{File: d.file, Line: max(line, 1), Col: col, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
+	col := n.Column
+	if n.Line < 1 {
+		col = 1
+	}
+	d.errorAt(n.Line, col, format, args...)
+}
+
+func (d *decoder) parse() *Pipeline {
+	if len(d.data) > MaxFileSize {
+		d.errorAt(1, 1, "the file is larger than 1 MiB (%d bytes), the limit for a pipeline file", MaxFileSize)
+		return nil
+	}
+	if !d.checkText() {
+		return nil
+	}
+	d.lines = strings.Split(string(d.data), "\n")
+	root := d.document()
+	if root == nil || !d.checkSize(root) {
+		return nil
+	}
+	p := d.pipeline(root)
+	d.check(p)
+	return p
+}
+
+// resolve follows an alias to the node it names.
+func resolve(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 100; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+// describe names what a node is, for "expected X, got Y".
+func describe(n *yaml.Node) string {
+	n = resolve(n)
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.DocumentNode:
+		return "a document"
+	}
+	v := n.Value
+	if r := []rune(v); len(r) > 40 {
+		v = string(r[:37]) + "..."
+	}
+	switch n.ShortTag() {
+	case "!!null":
+		return "an empty value"
+	case "!!bool":
+		return "the boolean " + v
+	case "!!int", "!!float":
+		return "the number " + v
+	case "!!str":
+		return "the string " + strconv.Quote(v)
+	}
+	return fmt.Sprintf("the value %q tagged %s", v, n.Tag)
+}
+
+// entry is one key and value of a mapping.
+type entry struct {
+	key, val *yaml.Node
+	merged   bool // it came in through a << merge key
+}
+
+// mapping checks that n is a mapping and returns its entries, with merge
+// keys (<<) expanded and duplicate keys reported. expected describes the
+// mapping for the type error.
+func (d *decoder) mapping(n *yaml.Node, key, expected string) ([]entry, bool) {
+	m := resolve(n)
+	if m.Kind != yaml.MappingNode {
+		d.errorf(n, "%s: expected %s, got %s", key, expected, describe(n))
+		return nil, false
+	}
+	all := d.entries(m, false)
+	seen := map[string]*yaml.Node{}
+	out := all[:0]
+	for _, e := range all {
+		if prev, dup := seen[e.key.Value]; dup {
+			if !e.merged {
+				d.errorf(e.key, "duplicate key %q: it is already set at line %d", e.key.Value, prev.Line)
+			}
+			continue
+		}
+		seen[e.key.Value] = e.key
+		out = append(out, e)
+	}
+	return out, true
+}
+
+// entries lists a mapping's own keys, then those merged in by <<, so that
+// own keys win and earlier merges win over later ones.
+func (d *decoder) entries(m *yaml.Node, merged bool) []entry {
+	var own, more []entry
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		kr := resolve(k)
+		if kr.Kind == yaml.ScalarNode && kr.Value == "<<" && (kr.Tag == "!!merge" || kr.Tag == "tag:yaml.org,2002:merge") {
+			more = append(more, d.merge(v)...)
+			continue
+		}
+		if kr.Kind != yaml.ScalarNode {
+			d.errorf(k, "expected a key name, got %s", describe(k))
+			continue
+		}
+		own = append(own, entry{key: kr, val: v, merged: merged})
+	}
+	return append(own, more...)
+}
+
+func (d *decoder) merge(v *yaml.Node) []entry {
+	r := resolve(v)
+	switch r.Kind {
+	case yaml.MappingNode:
+		return d.entries(r, true)
+	case yaml.SequenceNode:
+		var out []entry
+		for _, item := range r.Content {
+			if ir := resolve(item); ir.Kind == yaml.MappingNode {
+				out = append(out, d.entries(ir, true)...)
+			} else {
+				d.errorf(item, "<<: expected a mapping to merge, got %s", describe(item))
+			}
+		}
+		return out
+	}
+	d.errorf(v, "<<: expected a mapping or a list of mappings to merge, got %s", describe(v))
+	return nil
+}
+
+// fields is mapping for a struct: it also reports keys that are not in
+// known, with the key the user probably meant.
+func (d *decoder) fields(n *yaml.Node, key, expected, where string, known []string) ([]entry, bool) {
+	entries, ok := d.mapping(n, key, expected)
+	out := entries[:0]
+	for _, e := range entries {
+		k := e.key.Value
+		switch {
+		case slices.Contains(known, k):
+			out = append(out, e)
+		case where == "at the top of the file" && strings.HasPrefix(k, extensionPrefix):
+			// Ignored: a place for anchors.
+		default:
+			d.unknownKey(e.key, where, known)
+		}
+	}
+	return out, ok
+}
+
+func (d *decoder) unknownKey(k *yaml.Node, where string, known []string) {
+	name := k.Value
+	if s := suggest(name, known); s != "" {
+		d.errorf(k, "unknown key %q %s: did you mean %q?", name, where, s)
+		return
+	}
+	if places := placesOf(name, known); len(places) > 0 {
+		d.errorf(k, "unknown key %q %s: %s belongs %s", name, where, name, orList(places))
+		return
+	}
+	if syn := synonyms[strings.ToLower(name)]; syn != "" {
+		if places := placesOf(syn, known); len(places) > 0 {
+			d.errorf(k, "unknown key %q %s: did you mean %q? %s belongs %s", name, where, syn, syn, orList(places))
+			return
+		}
+	}
+	hint := ""
+	if slices.Equal(known, pipelineKeys) {
+		hint = fmt.Sprintf(" (keys starting with %s are ignored, for anchors)", extensionPrefix)
+	}
+	d.errorf(k, "unknown key %q %s; expected %s%s", name, where, orList(known), hint)
+}
+
+// placesOf lists where key belongs, other than the mapping whose keys are
+// known.
+func placesOf(key string, known []string) []string {
+	var places []string
+	for _, p := range keyPlaces {
+		if slices.Contains(p.keys, key) && !slices.Equal(p.keys, known) {
+			places = append(places, p.place)
+		}
+	}
+	return places
+}
+
+// str reads a string. Numbers are taken as written: name: 1 is "1".
+func (d *decoder) str(n *yaml.Node, key string) (string, bool) {
+	r := resolve(n)
+	if r.Kind == yaml.ScalarNode {
+		switch r.ShortTag() {
+		case "!!str", "!!int", "!!float":
+			return r.Value, true
+		}
+	}
+	d.errorf(n, "%s: expected a string, got %s", key, describe(n))
+	return "", false
+}
+
+// scalar reads a value that becomes a string: a string, number, boolean or
+// date, as written.
+func (d *decoder) scalar(n *yaml.Node, key string) (string, bool) {
+	r := resolve(n)
+	if r.Kind == yaml.ScalarNode {
+		switch r.ShortTag() {
+		case "!!str", "!!int", "!!float", "!!bool", "!!timestamp":
+			return r.Value, true
+		case "!!null":
+			d.errorf(n, `%s: expected a value, got an empty value; write "" for an empty string`, key)
+			return "", false
+		}
+	}
+	d.errorf(n, "%s: expected a string, number or boolean, got %s", key, describe(n))
+	return "", false
+}
+
+// strings reads a string or a list of strings, returning the nodes of the
+// items for positions.
+func (d *decoder) strings(n *yaml.Node, key string) ([]string, []*yaml.Node, bool) {
+	r := resolve(n)
+	switch r.Kind {
+	case yaml.ScalarNode:
+		if s, ok := d.str(n, key); ok {
+			return []string{s}, []*yaml.Node{n}, true
+		}
+		return nil, nil, false
+	case yaml.SequenceNode:
+		var out []string
+		var nodes []*yaml.Node
+		ok := true
+		for i, item := range r.Content {
+			ir := resolve(item)
+			if ir.Kind != yaml.ScalarNode {
+				d.errorf(item, "%s[%d]: expected a string, got %s", key, i, describe(item))
+				ok = false
+				continue
+			}
+			s, good := d.str(item, fmt.Sprintf("%s[%d]", key, i))
+			if !good {
+				ok = false
+				continue
+			}
+			out = append(out, s)
+			nodes = append(nodes, item)
+		}
+		return out, nodes, ok
+	}
+	d.errorf(n, "%s: expected a string or a list of strings, got %s", key, describe(n))
+	return nil, nil, false
+}
+
+func (d *decoder) boolean(n *yaml.Node, key string) bool {
+	r := resolve(n)
+	if r.Kind == yaml.ScalarNode && r.ShortTag() == "!!bool" {
+		var b bool
+		if r.Decode(&b) == nil {
+			return b
+		}
+	}
+	d.errorf(n, "%s: expected true or false, got %s", key, describe(n))
+	return false
+}
+
+func (d *decoder) integer(n *yaml.Node, key string, lo, hi int) (int, bool) {
+	r := resolve(n)
+	if r.Kind == yaml.ScalarNode && r.ShortTag() == "!!int" {
+		var i int
+		if r.Decode(&i) == nil && i >= lo && i <= hi {
+			return i, true
+		}
+		d.errorf(n, "%s: expected a whole number from %d to %d, got %s", key, lo, hi, r.Value)
+		return 0, false
+	}
+	d.errorf(n, "%s: expected a whole number, got %s", key, describe(n))
+	return 0, false
+}
+
+func (d *decoder) duration(n *yaml.Node, key string) Duration {
+	r := resolve(n)
+	const form = "a number and a unit (s, m or h), such as 90s, 10m or 1h30m"
+	if r.Kind == yaml.ScalarNode && (r.ShortTag() == "!!int" || r.ShortTag() == "!!float") {
+		d.errorf(n, "%s: %s has no unit: write %ss, %sm or %sh", key, r.Value, r.Value, r.Value, r.Value)
+		return 0
+	}
+	s, ok := d.str(n, key)
+	if !ok {
+		return 0
+	}
+	v, err := time.ParseDuration(strings.TrimSpace(s))
+	switch {
+	case err != nil && strings.HasSuffix(s, "d"):
+		d.errorf(n, "%s: invalid duration %q: there is no unit d; write 24h for a day", key, s)
+	case err != nil:
+		d.errorf(n, "%s: invalid duration %q: expected %s", key, s, form)
+	case v <= 0:
+		d.errorf(n, "%s: the duration must be positive, got %s", key, s)
+	case v > MaxTimeout:
+		d.errorf(n, "%s: %s is longer than the limit of %s", key, s, strings.TrimSuffix(MaxTimeout.String(), "0m0s"))
+	default:
+		return Duration(v)
+	}
+	return 0
+}
+
+func (d *decoder) executor(n *yaml.Node, key string) string {
+	s, ok := d.str(n, key)
+	if !ok {
+		return ""
+	}
+	known := []string{ExecutorLocal, ExecutorDocker}
+	if !slices.Contains(known, s) {
+		if m := suggest(s, known); m != "" {
+			d.errorf(n, "%s: unknown executor %q: did you mean %q? (expected %s)", key, s, m, orList(known))
+		} else {
+			d.errorf(n, "%s: unknown executor %q: expected %s", key, s, orList(known))
+		}
+		return ""
+	}
+	return s
+}
+
+func (d *decoder) env(n *yaml.Node, key string) (Env, map[string]bool, []*yaml.Node) {
+	entries, ok := d.mapping(n, key, "a mapping of variable names to values")
+	if !ok {
+		return nil, nil, nil
+	}
+	env := Env{}
+	names := map[string]bool{}
+	var values []*yaml.Node
+	for _, e := range entries {
+		k := e.key.Value
+		names[k] = true
+		switch {
+		case !envNameRE.MatchString(k):
+			d.errorf(e.key, "%s: invalid variable name %q: use letters, digits and '_', not starting with a digit", key, k)
+			continue
+		case strings.HasPrefix(strings.ToUpper(k), "GANTRY_"):
+			d.errorf(e.key, "%s: %s is reserved: names starting with GANTRY_ are for the variables Gantry sets", key, k)
+			continue
+		}
+		if v, ok := d.scalar(e.val, key+"."+k); ok {
+			env[k] = v
+			values = append(values, e.val)
+		}
+	}
+	return env, names, values
+}
+
+// keysOf returns the yaml keys of a struct type, in field order.
+func keysOf(t reflect.Type) []string {
+	var keys []string
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name != "" && name != "-" {
+			keys = append(keys, name)
+		}
+	}
+	return keys
+}
