@@ -18,14 +18,19 @@ func DigestBytes(b []byte) Digest {
 // NewDigest returns the Digest of a sha256 sum.
 func NewDigest(sum []byte) Digest { return Digest("sha256:" + hex.EncodeToString(sum)) }
 
-// Hex returns the hex part of d, or "" when d is not a sha256 digest.
+// Hex returns the hex part of d, or "" when d is not a well-formed sha256
+// digest.
 func (d Digest) Hex() string {
 	h, ok := strings.CutPrefix(string(d), "sha256:")
 	if !ok || len(h) != 64 {
 		return ""
 	}
-	if _, err := hex.DecodeString(h); err != nil {
-		return ""
+	// One content has one spelling: lower-case hex only, so that digests
+	// compare and index as strings.
+	for _, c := range h {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return ""
+		}
 	}
 	return h
 }

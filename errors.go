@@ -70,3 +70,16 @@ func ErrorMessage(err error) string {
 	}
 	return "internal error"
 }
+
+// ErrorMessageOrText returns the user message of an *Error in err's chain,
+// or err's own text: for local tools, where the user is also the operator.
+func ErrorMessageOrText(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return err.Error()
+}

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package sqlite
+
+func processCPU() int64 { return 0 }
