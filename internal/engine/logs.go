@@ -1,0 +1,139 @@
+package engine
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"hash"
+	"sync"
+	"time"
+
+	"gantry.dev/gantry"
+	"gantry.dev/gantry/internal/secrets"
+)
+
+// maxLine bounds one log line; a longer run of output without a newline is
+// cut into lines of this size.
+const maxLine = 64 << 10
+
+// flushLines is how many lines a step's log buffers before they are written
+// to the store; the rest is written when the step ends.
+const flushLines = 512
+
+// stepLog turns a step's output into masked, numbered, timestamped lines:
+// it emits each as an event, keeps a digest of the whole log and hands the
+// lines to the store in batches.
+type stepLog struct {
+	step  string
+	run   gantry.RunID
+	mask  *secrets.Masker
+	now   func() time.Time
+	emit  func(gantry.Event)
+	flush func([]gantry.LogLine) error
+
+	mu      sync.Mutex
+	seq     int64
+	pending []gantry.LogLine
+	digest  hash.Hash
+	err     error // the first flush error
+}
+
+func newStepLog(run gantry.RunID, step string, mask *secrets.Masker, now func() time.Time, emit func(gantry.Event), flush func([]gantry.LogLine) error) *stepLog {
+	return &stepLog{run: run, step: step, mask: mask, now: now, emit: emit, flush: flush, digest: sha256.New()}
+}
+
+// writer returns an io.Writer for one stream. Each writer keeps its own
+// partial line, so interleaved stdout and stderr never mix within a line.
+func (l *stepLog) writer(s gantry.Stream) *lineWriter { return &lineWriter{log: l, stream: s} }
+
+// add records one complete line.
+func (l *stepLog) add(s gantry.Stream, text string) {
+	text = l.mask.Mask(text)
+	l.mu.Lock()
+	l.seq++
+	line := gantry.LogLine{Step: l.step, Seq: l.seq, Time: l.now(), Stream: s, Text: text}
+	fmt.Fprintf(l.digest, "%d %s %s\n", line.Seq, line.Stream, line.Text)
+	l.pending = append(l.pending, line)
+	var batch []gantry.LogLine
+	if len(l.pending) >= flushLines {
+		batch, l.pending = l.pending, nil
+	}
+	l.mu.Unlock()
+	l.emit(gantry.Event{Type: gantry.EventLog, Time: line.Time, RunID: l.run, Step: l.step, Log: &line})
+	if batch != nil {
+		l.write(batch)
+	}
+}
+
+// systemf adds a line of Gantry's own to the log.
+func (l *stepLog) systemf(format string, args ...any) {
+	l.add(gantry.System, fmt.Sprintf(format, args...))
+}
+
+func (l *stepLog) write(batch []gantry.LogLine) {
+	if err := l.flush(batch); err != nil {
+		l.mu.Lock()
+		if l.err == nil {
+			l.err = err
+		}
+		l.mu.Unlock()
+	}
+}
+
+// close writes what is left and returns the log's digest and the first
+// error met while storing it.
+func (l *stepLog) close() (gantry.Digest, error) {
+	l.mu.Lock()
+	batch := l.pending
+	l.pending = nil
+	l.mu.Unlock()
+	if len(batch) > 0 {
+		l.write(batch)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return gantry.NewDigest(l.digest.Sum(nil)), l.err
+}
+
+// lineWriter splits a stream into lines.
+type lineWriter struct {
+	log    *stepLog
+	stream gantry.Stream
+	mu     sync.Mutex
+	buf    []byte
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			w.buf = append(w.buf, p...)
+			for len(w.buf) >= maxLine {
+				w.log.add(w.stream, string(w.buf[:maxLine]))
+				w.buf = append(w.buf[:0], w.buf[maxLine:]...)
+			}
+			break
+		}
+		line := p[:i]
+		if len(w.buf) > 0 {
+			line = append(w.buf, line...)
+			w.buf = w.buf[:0]
+		}
+		w.log.add(w.stream, string(bytes.TrimSuffix(line, []byte("\r"))))
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+// close emits a last line that had no newline.
+func (w *lineWriter) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.buf) > 0 {
+		w.log.add(w.stream, string(w.buf))
+		w.buf = nil
+	}
+}

@@ -1,0 +1,131 @@
+// Package vcs reads what a run needs to know about the repository it runs
+// in: branch, commit and changed paths.
+package vcs
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// Head is the checked-out revision of a git repository.
+type Head struct {
+	Branch string // "" when detached
+	Commit string // "" before the first commit
+}
+
+// ReadHead reads HEAD straight from the .git directory above dir, without
+// starting git: a run's start-up should not wait for a process. ok is false
+// when dir is not inside a git repository.
+func ReadHead(dir string) (h Head, root string, ok bool) {
+	gitDir, root := findGitDir(dir)
+	if gitDir == "" {
+		return Head{}, "", false
+	}
+	b, err := os.ReadFile(filepath.Join(gitDir, "HEAD"))
+	if err != nil {
+		return Head{}, root, true
+	}
+	head := strings.TrimSpace(string(b))
+	ref, isRef := strings.CutPrefix(head, "ref: ")
+	if !isRef {
+		return Head{Commit: head}, root, true
+	}
+	h.Branch = strings.TrimPrefix(ref, "refs/heads/")
+	common := commonDir(gitDir)
+	if b, err := os.ReadFile(filepath.Join(gitDir, filepath.FromSlash(ref))); err == nil {
+		h.Commit = strings.TrimSpace(string(b))
+	} else if b, err := os.ReadFile(filepath.Join(common, filepath.FromSlash(ref))); err == nil {
+		h.Commit = strings.TrimSpace(string(b))
+	} else {
+		h.Commit = packedRef(common, ref)
+	}
+	return h, root, true
+}
+
+// findGitDir walks up from dir to the repository's git directory, following
+// the "gitdir:" file of worktrees and submodules.
+func findGitDir(dir string) (gitDir, root string) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", ""
+	}
+	for {
+		p := filepath.Join(dir, ".git")
+		if st, err := os.Stat(p); err == nil {
+			if st.IsDir() {
+				return p, dir
+			}
+			if b, err := os.ReadFile(p); err == nil {
+				if g, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "gitdir: "); ok {
+					if !filepath.IsAbs(g) {
+						g = filepath.Join(dir, g)
+					}
+					return g, dir
+				}
+			}
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", ""
+		}
+		dir = parent
+	}
+}
+
+func commonDir(gitDir string) string {
+	b, err := os.ReadFile(filepath.Join(gitDir, "commondir"))
+	if err != nil {
+		return gitDir
+	}
+	c := strings.TrimSpace(string(b))
+	if !filepath.IsAbs(c) {
+		c = filepath.Join(gitDir, c)
+	}
+	return c
+}
+
+func packedRef(gitDir, ref string) string {
+	f, err := os.Open(filepath.Join(gitDir, "packed-refs"))
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		sha, name, ok := strings.Cut(sc.Text(), " ")
+		if ok && name == ref {
+			return sha
+		}
+	}
+	return ""
+}
+
+// Changed lists the paths that differ from HEAD in the working tree of the
+// repository at root: staged, unstaged and untracked, relative to root. It
+// runs git, so call it only when a pipeline asks about paths.
+func Changed(ctx context.Context, root string) ([]string, error) {
+	cmd := exec.CommandContext(ctx, "git", "status", "--porcelain=v1", "-z", "--untracked-files=all")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, err
+	}
+	paths := []string{}
+	fields := bytes.Split(out, []byte{0})
+	for i := 0; i < len(fields); i++ {
+		f := fields[i]
+		if len(f) < 4 {
+			continue
+		}
+		paths = append(paths, string(f[3:]))
+		if f[0] == 'R' || f[0] == 'C' {
+			i++ // the entry's source path follows
+		}
+	}
+	return paths, nil
+}

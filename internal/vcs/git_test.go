@@ -1,0 +1,54 @@
+package vcs
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+func git(t *testing.T, dir string, args ...string) {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+}
+
+func TestReadHeadAndChanged(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	dir := t.TempDir()
+	git(t, dir, "init", "-q", "-b", "main")
+	if _, _, ok := ReadHead(dir); !ok {
+		t.Fatal("ReadHead: not a repository")
+	}
+	os.WriteFile(filepath.Join(dir, "a.go"), []byte("package a\n"), 0o644)
+	git(t, dir, "add", "a.go")
+	git(t, dir, "commit", "-q", "-m", "first")
+	git(t, dir, "pack-refs", "--all")
+	sub := filepath.Join(dir, "sub")
+	os.Mkdir(sub, 0o755)
+	h, root, ok := ReadHead(sub)
+	if !ok || root != dir || h.Branch != "main" || len(h.Commit) != 40 {
+		t.Fatalf("ReadHead = %+v, %q, %v", h, root, ok)
+	}
+	os.WriteFile(filepath.Join(dir, "a.go"), []byte("package a // changed\n"), 0o644)
+	os.WriteFile(filepath.Join(sub, "new.txt"), []byte("x"), 0o644)
+	got, err := Changed(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	if want := []string{"a.go", "sub/new.txt"}; !slices.Equal(got, want) {
+		t.Errorf("Changed = %v, want %v", got, want)
+	}
+	if _, _, ok := ReadHead(t.TempDir()); ok {
+		t.Error("ReadHead found a repository in an empty directory")
+	}
+}
