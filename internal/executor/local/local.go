@@ -70,6 +70,7 @@ type Executor struct {
 	procPidNS bool   // the kernel mounts /proc for a given pid namespace
 
 	procOnce sync.Once
+	netns    *netnsPool
 }
 
 var _ gantry.Executor = (*Executor)(nil)
@@ -103,6 +104,7 @@ func New(opts Options) (*Executor, error) {
 			}
 		} else {
 			e.sandbox = true
+			e.netns = newNetnsPool(2)
 		}
 	default:
 		return nil, gantry.Errorf(gantry.EInvalid, "unknown sandbox mode %q (want auto, required or off)", opts.Mode)
@@ -112,6 +114,14 @@ func New(opts Options) (*Executor, error) {
 
 // Name returns "local".
 func (e *Executor) Name() string { return "local" }
+
+// Close releases what the executor holds ahead of time.
+func (e *Executor) Close() error {
+	if e.netns != nil {
+		e.netns.close()
+	}
+	return nil
+}
 
 // Sandboxed reports whether steps run in namespaces, and if not, why.
 func (e *Executor) Sandboxed() (bool, string) { return e.sandbox, e.why }
@@ -175,16 +185,18 @@ func (e *Executor) runSandboxed(ctx context.Context, t *gantry.Task) (gantry.Exi
 // sandboxThread runs on a locked thread that it turns into the step's
 // namespaces.
 func (e *Executor) sandboxThread(ctx context.Context, t *gantry.Task) (gantry.Exit, error) {
-	flags := unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS
-	if !t.Network {
-		flags |= unix.CLONE_NEWNET
-	}
-	if err := unix.Unshare(flags); err != nil {
+	if err := unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS); err != nil {
 		return gantry.Exit{Code: -1}, fmt.Errorf("make namespaces: %w", err)
 	}
 	if !t.Network {
-		if err := loopbackUp(); err != nil {
+		ns, err := e.netns.get()
+		if err != nil {
 			return gantry.Exit{Code: -1}, err
+		}
+		err = unix.Setns(ns, unix.CLONE_NEWNET)
+		unix.Close(ns)
+		if err != nil {
+			return gantry.Exit{Code: -1}, fmt.Errorf("enter network namespace: %w", err)
 		}
 	}
 	if err := e.mounts(t); err != nil {

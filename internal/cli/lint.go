@@ -1,0 +1,122 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"gantry.dev/gantry"
+	"gantry.dev/gantry/internal/action"
+	"gantry.dev/gantry/internal/spec"
+)
+
+func specOptions() spec.Options {
+	return spec.Options{Actions: action.Builtins().Names()}
+}
+
+// loadPipeline loads and validates the pipeline file. Validation errors
+// are printed, one per line with file:line:col, and turned into an exit
+// code; other errors are returned.
+func loadPipeline(e *env, g *globals) (*spec.Pipeline, error) {
+	path, err := g.pipelinePath(e)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, gantry.Errorf(gantry.ENotFound, "no pipeline file at %s (create one with 'gantry init')", displayPath(path))
+	}
+	// Errors name the file as the user would: relative to where they are.
+	p, err := spec.Load(displayPath(path), specOptions())
+	if err != nil {
+		if reportSpecErrors(e, err) {
+			return nil, exitError{ExitInvalid}
+		}
+		return nil, err
+	}
+	p.File = path
+	return p, nil
+}
+
+// reportSpecErrors prints validation errors and reports whether err was
+// one.
+func reportSpecErrors(e *env, err error) bool {
+	var list spec.ErrorList
+	var one *spec.Error
+	switch {
+	case errors.As(err, &list):
+		for _, se := range list {
+			fmt.Fprintln(e.stderr, se.Error())
+		}
+		fmt.Fprintf(e.stderr, "%d %s\n", len(list), plural(len(list), "error", "errors"))
+		return true
+	case errors.As(err, &one):
+		fmt.Fprintln(e.stderr, one.Error())
+		return true
+	}
+	return false
+}
+
+// displayPath shortens an absolute path under the working directory.
+func displayPath(p string) string {
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, p); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") && len(rel) < len(p) {
+			return rel
+		}
+	}
+	return p
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+func newLintCmd(e *env, g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "lint",
+		Short: "Check the pipeline file and report every mistake with file:line:col",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := loadPipeline(e, g)
+			if err != nil {
+				return err
+			}
+			plan, err := p.Plan()
+			if err != nil {
+				if reportSpecErrors(e, err) {
+					return exitError{ExitInvalid}
+				}
+				return err
+			}
+			steps := 0
+			for _, st := range plan.Stages {
+				steps += len(st.Steps)
+			}
+			fmt.Fprintf(e.stdout, "%s: ok (%d %s, %d %s)\n", displayPath(p.File), len(plan.Stages),
+				plural(len(plan.Stages), "stage", "stages"), steps, plural(steps, "step", "steps"))
+			return nil
+		},
+	}
+}
+
+func newSchemaCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "schema",
+		Short: "Print the JSON Schema of .gantry.yml, for editors",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			b, err := spec.Schema()
+			if err != nil {
+				return err
+			}
+			_, err = e.stdout.Write(b)
+			return err
+		},
+	}
+}

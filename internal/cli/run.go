@@ -1,0 +1,274 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"gantry.dev/gantry"
+	"gantry.dev/gantry/internal/action"
+	"gantry.dev/gantry/internal/cas"
+	"gantry.dev/gantry/internal/engine"
+	"gantry.dev/gantry/internal/executor/docker"
+	"gantry.dev/gantry/internal/executor/local"
+	"gantry.dev/gantry/internal/secrets"
+	"gantry.dev/gantry/internal/spec"
+	"gantry.dev/gantry/internal/store/sqlite"
+	"gantry.dev/gantry/internal/vcs"
+)
+
+// passEnv are the host variables a local step gets besides its declared
+// env: what toolchains need to find themselves and their caches. Nothing
+// else of the host environment (tokens, credentials, agent sockets) is
+// passed.
+var passEnv = []string{"PATH", "HOME", "USER", "LANG", "LC_ALL", "TZ"}
+
+type runFlags struct {
+	json        bool
+	plain       bool
+	concurrency int
+	secretsFile string
+	sandbox     string
+	event       string
+	grace       time.Duration
+}
+
+func newRunCmd(e *env, g *globals) *cobra.Command {
+	f := &runFlags{}
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the pipeline here: live progress, a summary, exit code 0 only on success",
+		Long: `Run the pipeline in this repository, as CI would.
+
+Steps run in a sandbox (new namespaces, no network unless a step asks for
+it) or in Docker containers. Secrets come from GANTRY_SECRET_<NAME>
+variables or --secrets-file, and reach only the steps that name them.
+Ctrl-C stops every step and records the run as cancelled; a second Ctrl-C
+kills them at once.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runPipeline(cmd.Context(), e, g, f) },
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&f.json, "json", false, "print the run's events as JSON lines")
+	fl.BoolVar(&f.plain, "plain", false, "plain line output even on a terminal")
+	fl.IntVarP(&f.concurrency, "concurrency", "j", runtime.NumCPU(), "run at most `N` steps at once")
+	fl.StringVar(&f.secretsFile, "secrets-file", "", "read secrets from `FILE` (NAME=value lines)")
+	fl.StringVar(&f.sandbox, "sandbox", "auto", "local sandbox: auto, required or off")
+	fl.StringVar(&f.event, "event", "local", "the trigger event `when:` conditions see")
+	fl.DurationVar(&f.grace, "grace", 10*time.Second, "how long a cancelled step may take to stop before it is killed")
+	return cmd
+}
+
+func runPipeline(ctx context.Context, e *env, g *globals, f *runFlags) error {
+	started := time.Now()
+	p, err := loadPipeline(e, g)
+	if err != nil {
+		return err
+	}
+	plan, err := p.Plan()
+	if err != nil {
+		if reportSpecErrors(e, err) {
+			return exitError{ExitInvalid}
+		}
+		return err
+	}
+	workspace := filepath.Dir(p.File)
+	if rel, err := filepath.Rel(workspace, p.File); err == nil {
+		plan.File = rel // runs record the pipeline relative to its repository
+	}
+	stateDir, err := g.state(e)
+	if err != nil {
+		return err
+	}
+
+	secretValues := secrets.FromEnviron(e.environ)
+	if f.secretsFile != "" {
+		fromFile, err := secrets.LoadFile(f.secretsFile)
+		if err != nil {
+			return err
+		}
+		for k, v := range fromFile {
+			secretValues[k] = v
+		}
+	}
+
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return fmt.Errorf("make state directory: %w", err)
+	}
+	store, err := sqlite.Open(ctx, filepath.Join(stateDir, "gantry.db"))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	blobs, err := cas.New(filepath.Join(stateDir, "artifacts"))
+	if err != nil {
+		return err
+	}
+
+	ui := newRenderer(e, f, plan, started)
+	executors, err := setUpExecutors(ctx, plan, f, stateDir, ui)
+	if err != nil {
+		return err
+	}
+
+	trigger := gantry.Trigger{Event: f.event}
+	if head, root, ok := vcs.ReadHead(workspace); ok {
+		trigger.Branch, trigger.Commit = head.Branch, head.Commit
+		if needsChangedPaths(plan) {
+			if changed, err := vcs.Changed(ctx, root); err == nil {
+				trigger.Changed = changed
+			} else {
+				ui.notice(fmt.Sprintf("cannot list changed paths (%v); paths conditions match everything", err))
+			}
+		}
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	eng := engine.New(engine.Options{
+		Executors:   executors,
+		Store:       store,
+		Blobs:       blobs,
+		Actions:     action.Builtins(),
+		Secrets:     secretValues,
+		BaseEnv:     baseEnv(e.environ),
+		Workspace:   workspace,
+		Concurrency: f.concurrency,
+		Grace:       f.grace,
+		Events:      ui,
+	})
+	stop := handleSignals(cancel, eng.Kill, ui)
+	defer stop()
+
+	r := &gantry.Run{ID: gantry.NewRunID(time.Now()), Trigger: trigger}
+	r, err = eng.Run(ctx, plan, r)
+	ui.close()
+	if err != nil {
+		return err
+	}
+	steps, err := store.Steps(context.WithoutCancel(ctx), r.ID)
+	if err != nil {
+		return err
+	}
+	sortByPlan(plan, steps)
+	logs := func(step string) []gantry.LogLine {
+		lines, _ := store.Logs(context.WithoutCancel(ctx), r.ID, step)
+		return lines
+	}
+	ui.summary(r, steps, logs)
+	switch r.Status {
+	case gantry.StatusSucceeded:
+		return nil
+	case gantry.StatusCancelled:
+		return exitError{ExitCancelled}
+	}
+	return exitError{ExitFailed}
+}
+
+// setUpExecutors makes the local executor, and the docker one only when the
+// plan has docker steps: an engine that is not reachable fails those steps,
+// with the reason, and nothing else.
+func setUpExecutors(ctx context.Context, plan *spec.Plan, f *runFlags, stateDir string, ui renderer) (map[string]gantry.Executor, error) {
+	loc, err := local.New(local.Options{Mode: local.Mode(f.sandbox), StateDirs: []string{stateDir}})
+	if err != nil {
+		return nil, err
+	}
+	executors := map[string]gantry.Executor{"local": loc}
+	usesLocal, usesDocker := false, false
+	for _, st := range plan.Stages {
+		for _, s := range st.Steps {
+			if s.Uses != "" {
+				continue
+			}
+			usesLocal = usesLocal || s.Executor == "local"
+			usesDocker = usesDocker || s.Executor == "docker"
+		}
+	}
+	if ok, why := loc.Sandboxed(); !ok && usesLocal {
+		ui.notice("local steps run without a sandbox (" + why + "): only a process group separates them")
+	}
+	if usesDocker {
+		d, err := docker.New(ctx, docker.Options{})
+		if err != nil {
+			executors["docker"] = engine.Unavailable("docker", err)
+		} else {
+			executors["docker"] = d
+		}
+	}
+	return executors, nil
+}
+
+func needsChangedPaths(plan *spec.Plan) bool {
+	for _, st := range plan.Stages {
+		for _, s := range st.Steps {
+			if s.When != nil && len(s.When.Paths) > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func baseEnv(environ []string) map[string]string {
+	env := map[string]string{}
+	for _, kv := range environ {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			continue
+		}
+		for _, name := range passEnv {
+			if k == name {
+				env[k] = v
+			}
+		}
+	}
+	return env
+}
+
+// handleSignals cancels the run on the first SIGINT or SIGTERM and kills
+// its steps on the second.
+func handleSignals(cancel func(), kill func(), ui renderer) (stop func()) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sigs:
+		case <-done:
+			return
+		}
+		ui.notice("cancelling: stopping every step (press Ctrl-C again to kill them at once)")
+		cancel()
+		select {
+		case <-sigs:
+		case <-done:
+			return
+		}
+		ui.notice("killing every step")
+		kill()
+	}()
+	return func() {
+		signal.Stop(sigs)
+		close(done)
+	}
+}
+
+// sortByPlan puts step results in the order the pipeline file lists them.
+func sortByPlan(plan *spec.Plan, steps []*gantry.StepResult) {
+	order := map[string]int{}
+	for _, st := range plan.Stages {
+		for _, s := range st.Steps {
+			order[s.Name] = len(order)
+		}
+	}
+	sort.SliceStable(steps, func(i, j int) bool { return order[steps[i].Name] < order[steps[j].Name] })
+}
