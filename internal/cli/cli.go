@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 
@@ -91,6 +92,9 @@ type globals struct {
 	dir      string // -C: the repository
 	file     string // -f: the pipeline file, relative to dir
 	stateDir string
+
+	cpuProfile  string
+	stopProfile func()
 }
 
 // repo returns the absolute repository directory.
@@ -152,6 +156,27 @@ a gate after every stage.`,
 	root.PersistentFlags().StringVarP(&g.dir, "dir", "C", "", "run as if started in `DIR` (the repository)")
 	root.PersistentFlags().StringVarP(&g.file, "file", "f", ".gantry.yml", "the pipeline `FILE`, relative to the repository")
 	root.PersistentFlags().StringVar(&g.stateDir, "state", "", "local state `DIR` (default: .gantry/state in the repository)")
+	root.PersistentFlags().StringVar(&g.cpuProfile, "cpuprofile", "", "write a CPU profile to `FILE` (for Gantry's developers)")
+	_ = root.PersistentFlags().MarkHidden("cpuprofile")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if g.cpuProfile == "" {
+			return nil
+		}
+		f, err := os.Create(g.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("create CPU profile: %w", err)
+		}
+		g.stopProfile = func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}
+		return pprof.StartCPUProfile(f)
+	}
+	root.PersistentPostRun = func(*cobra.Command, []string) {
+		if g.stopProfile != nil {
+			g.stopProfile()
+		}
+	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return gantry.Errorf(gantry.EInvalid, "%v (see 'gantry %s --help')", err, c.Name())
 	})

@@ -70,7 +70,7 @@ type Executor struct {
 	procPidNS bool   // the kernel mounts /proc for a given pid namespace
 
 	procOnce sync.Once
-	netns    *netnsPool
+	pool     *pool
 }
 
 var _ gantry.Executor = (*Executor)(nil)
@@ -104,7 +104,7 @@ func New(opts Options) (*Executor, error) {
 			}
 		} else {
 			e.sandbox = true
-			e.netns = newNetnsPool(2)
+			e.pool = newPool(2)
 		}
 	default:
 		return nil, gantry.Errorf(gantry.EInvalid, "unknown sandbox mode %q (want auto, required or off)", opts.Mode)
@@ -117,8 +117,8 @@ func (e *Executor) Name() string { return "local" }
 
 // Close releases what the executor holds ahead of time.
 func (e *Executor) Close() error {
-	if e.netns != nil {
-		e.netns.close()
+	if e.pool != nil {
+		e.pool.close()
 	}
 	return nil
 }
@@ -168,42 +168,26 @@ func (e *Executor) Run(ctx context.Context, t *gantry.Task) (gantry.Exit, error)
 const gateScript = `read -r _ <&3 || exit 125; exec 3<&-; set -e; eval "$0"`
 
 func (e *Executor) runSandboxed(ctx context.Context, t *gantry.Task) (gantry.Exit, error) {
-	type result struct {
-		exit gantry.Exit
-		err  error
+	var sb *sandbox
+	if t.Network {
+		sb = prepare(true, t.Workspace, e.stateDirs)
+	} else {
+		sb = e.pool.take(t.Workspace, e.stateDirs)
 	}
-	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread holds the step's namespaces
-		exit, err := e.sandboxThread(ctx, t)
-		done <- result{exit, err}
-	}()
+	if sb.err != nil {
+		close(sb.jobs)
+		return gantry.Exit{Code: -1}, sb.err
+	}
+	done := make(chan jobResult, 1)
+	sb.jobs <- job{ctx: ctx, t: t, e: e, done: done}
+	close(sb.jobs)
 	r := <-done
 	return r.exit, r.err
 }
 
-// sandboxThread runs on a locked thread that it turns into the step's
-// namespaces.
-func (e *Executor) sandboxThread(ctx context.Context, t *gantry.Task) (gantry.Exit, error) {
-	if err := unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS); err != nil {
-		return gantry.Exit{Code: -1}, fmt.Errorf("make namespaces: %w", err)
-	}
-	if !t.Network {
-		ns, err := e.netns.get()
-		if err != nil {
-			return gantry.Exit{Code: -1}, err
-		}
-		err = unix.Setns(ns, unix.CLONE_NEWNET)
-		unix.Close(ns)
-		if err != nil {
-			return gantry.Exit{Code: -1}, fmt.Errorf("enter network namespace: %w", err)
-		}
-	}
-	if err := e.mounts(t); err != nil {
-		return gantry.Exit{Code: -1}, err
-	}
-	_ = unix.Sethostname([]byte("gantry"))
-
+// runIn runs the job's task on the sandbox's thread, in its namespaces.
+func (j job) runIn() (gantry.Exit, error) {
+	e, t := j.e, j.t
 	gateR, gateW, err := os.Pipe()
 	if err != nil {
 		return gantry.Exit{Code: -1}, fmt.Errorf("make gate pipe: %w", err)
@@ -228,6 +212,7 @@ func (e *Executor) sandboxThread(ctx context.Context, t *gantry.Task) (gantry.Ex
 		return gantry.Exit{Code: -1}, fmt.Errorf("open the step's gate: %w", err)
 	}
 	gateW.Close()
+	ctx := j.ctx
 
 	sandbox := "namespaces: pid, mount, ipc, uts"
 	if !t.Network {
@@ -246,69 +231,6 @@ func (e *Executor) sandboxThread(ctx context.Context, t *gantry.Task) (gantry.Ex
 		// gets the polite request.
 		_ = syscall.Kill(-cmd.Process.Pid, sig)
 	})
-}
-
-// loopbackUp brings up the loopback interface of the thread's new network
-// namespace, as a container with no network has it: a step's own tests may
-// listen on 127.0.0.1, which is the sandbox's and not the host's.
-func loopbackUp() error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("bring up loopback: %w", err)
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
-	if err != nil {
-		return fmt.Errorf("bring up loopback: %w", err)
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("bring up loopback: %w", err)
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("bring up loopback: %w", err)
-	}
-	return nil
-}
-
-// mounts prepares the thread's new mount namespace: nothing propagates back
-// to the host, /tmp is private, the workspace is bind-mounted (also when it
-// lives under /tmp) and Gantry's state is hidden.
-func (e *Executor) mounts(t *gantry.Task) error {
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return fmt.Errorf("make mounts private: %w", err)
-	}
-	// Take a detached copy of the workspace before /tmp is covered: the
-	// workspace may be inside it.
-	ws := -1
-	if t.Workspace != "" {
-		fd, err := unix.OpenTree(unix.AT_FDCWD, t.Workspace, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
-		if err != nil {
-			return fmt.Errorf("bind-mount workspace %s: %w", t.Workspace, err)
-		}
-		ws = fd
-		defer unix.Close(ws)
-	}
-	if err := unix.Mount("tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
-		return fmt.Errorf("mount private /tmp: %w", err)
-	}
-	if ws >= 0 {
-		if err := os.MkdirAll(t.Workspace, 0o755); err != nil {
-			return fmt.Errorf("make workspace mount point: %w", err)
-		}
-		if err := unix.MoveMount(ws, "", unix.AT_FDCWD, t.Workspace, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
-			return fmt.Errorf("bind-mount workspace %s: %w", t.Workspace, err)
-		}
-	}
-	for _, dir := range e.stateDirs {
-		if _, err := os.Stat(dir); err != nil {
-			continue
-		}
-		if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=4k,mode=0555"); err != nil {
-			return fmt.Errorf("hide %s: %w", dir, err)
-		}
-	}
-	return nil
 }
 
 // mountProc mounts a /proc that shows the step's pid namespace. Kernels
