@@ -30,6 +30,10 @@ func TestScripts(t *testing.T) {
 			switch cond {
 			case "sandbox":
 				return os.Geteuid() == 0, nil
+			case "docker":
+				// GANTRY_TEST_DOCKER=1 asks for the tests that need a real
+				// engine and the image built by .ci/testimage.
+				return os.Getenv("GANTRY_TEST_DOCKER") == "1", nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
