@@ -3,6 +3,8 @@ package gantry
 import (
 	"context"
 	"io"
+	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -12,7 +14,8 @@ type Task struct {
 	Step      string            // the step's unique name, for labels and messages
 	Script    string            // shell script run with `sh -e -c`
 	Env       map[string]string // the whole environment: nothing else is passed
-	Workspace string            // host directory shared by the run's steps
+	Workspace string            // host directory shared by the run's steps: the repository
+	Dir       string            // where the script runs, relative to Workspace ("" for its root)
 	Image     string            // container image (docker executor)
 	Network   bool              // the step may use the network
 	Stdout    io.Writer
@@ -24,6 +27,19 @@ type Task struct {
 	// Grace is how long a cancelled step may take to stop after it is asked
 	// to (SIGTERM) before it is killed.
 	Grace time.Duration
+}
+
+// CheckDir reports an error when t.Dir is not a relative path inside the
+// workspace.
+func (t *Task) CheckDir() error {
+	if t.Dir == "" {
+		return nil
+	}
+	d := filepath.ToSlash(filepath.Clean(t.Dir))
+	if filepath.IsAbs(t.Dir) || d == ".." || strings.HasPrefix(d, "../") {
+		return Errorf(EInvalid, "step directory %q must be a relative path inside the workspace", t.Dir)
+	}
+	return nil
 }
 
 // Exit is how a task's process ended.

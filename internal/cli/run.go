@@ -81,9 +81,19 @@ func runPipeline(ctx context.Context, e *env, g *globals, f *runFlags) error {
 		}
 		return err
 	}
-	workspace := filepath.Dir(p.File)
+	// The workspace is the repository, so that steps see all of it (a Go
+	// module root above the pipeline, say); they run in the pipeline
+	// file's directory. Outside git, the pipeline's directory is both.
+	pipelineDir := filepath.Dir(p.File)
+	workspace, dir := pipelineDir, ""
+	head, root, inGit := vcs.ReadHead(pipelineDir)
+	if inGit {
+		if rel, err := filepath.Rel(root, pipelineDir); err == nil && rel != "." && !strings.HasPrefix(rel, "..") {
+			workspace, dir = root, rel
+		}
+	}
 	if rel, err := filepath.Rel(workspace, p.File); err == nil {
-		plan.File = rel // runs record the pipeline relative to its repository
+		plan.File = rel // runs record the pipeline relative to the workspace
 	}
 	stateDir, err := g.state(e)
 	if err != nil {
@@ -121,7 +131,7 @@ func runPipeline(ctx context.Context, e *env, g *globals, f *runFlags) error {
 	}
 
 	trigger := gantry.Trigger{Event: f.event}
-	if head, root, ok := vcs.ReadHead(workspace); ok {
+	if inGit {
 		trigger.Branch, trigger.Commit = head.Branch, head.Commit
 		if needsChangedPaths(plan) {
 			if changed, err := vcs.Changed(ctx, root); err == nil {
@@ -142,6 +152,7 @@ func runPipeline(ctx context.Context, e *env, g *globals, f *runFlags) error {
 		Secrets:     secretValues,
 		BaseEnv:     baseEnv(e.environ),
 		Workspace:   workspace,
+		Dir:         dir,
 		Concurrency: f.concurrency,
 		Grace:       f.grace,
 		Events:      ui,

@@ -14,13 +14,21 @@ import (
 	"gantry.dev/gantry"
 )
 
-// collectOutputs stores the files matching a step's output patterns and
-// returns them as artifacts. A pattern that matches nothing is an error:
-// a declared output that was not produced fails the step.
-func collectOutputs(ctx context.Context, blobs gantry.BlobStore, workspace, step string, patterns []string) ([]gantry.Artifact, error) {
-	root, err := filepath.EvalSymlinks(workspace)
+// collectOutputs stores the files matching a step's output patterns,
+// relative to dir in the workspace, and returns them as artifacts. A
+// pattern that matches nothing is an error: a declared output that was not
+// produced fails the step. Nothing outside the workspace is taken.
+func collectOutputs(ctx context.Context, blobs gantry.BlobStore, workspace, dir, step string, patterns []string) ([]gantry.Artifact, error) {
+	top, err := filepath.EvalSymlinks(workspace)
 	if err != nil {
 		return nil, fmt.Errorf("resolve workspace: %w", err)
+	}
+	root, err := filepath.EvalSymlinks(filepath.Join(workspace, dir))
+	if err != nil {
+		return nil, fmt.Errorf("resolve step directory: %w", err)
+	}
+	if !within(top, root) {
+		return nil, fmt.Errorf("step directory %s is outside the workspace", dir)
 	}
 	seen := map[string]bool{}
 	var out []gantry.Artifact
@@ -37,7 +45,7 @@ func collectOutputs(ctx context.Context, blobs gantry.BlobStore, workspace, step
 				continue
 			}
 			seen[rel] = true
-			a, err := storeFile(ctx, blobs, root, rel)
+			a, err := storeFile(ctx, blobs, top, root, rel)
 			if err != nil {
 				return nil, err
 			}
@@ -49,14 +57,14 @@ func collectOutputs(ctx context.Context, blobs gantry.BlobStore, workspace, step
 	return out, nil
 }
 
-// storeFile puts one workspace file into the blob store, refusing anything
-// that resolves outside the workspace.
-func storeFile(ctx context.Context, blobs gantry.BlobStore, root, rel string) (gantry.Artifact, error) {
+// storeFile puts one file under root into the blob store, refusing
+// anything that resolves outside the workspace top.
+func storeFile(ctx context.Context, blobs gantry.BlobStore, top, root, rel string) (gantry.Artifact, error) {
 	full, err := filepath.EvalSymlinks(filepath.Join(root, filepath.FromSlash(rel)))
 	if err != nil {
 		return gantry.Artifact{}, fmt.Errorf("output %s: %w", rel, err)
 	}
-	if !within(root, full) {
+	if !within(top, full) {
 		return gantry.Artifact{}, fmt.Errorf("output %s points outside the workspace", rel)
 	}
 	f, err := os.Open(full)

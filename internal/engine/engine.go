@@ -43,8 +43,11 @@ type Options struct {
 	// BaseEnv is given to every step before its own env: the few host
 	// variables a toolchain needs (PATH, HOME), in local mode.
 	BaseEnv map[string]string
-	// Workspace is the directory the steps share.
+	// Workspace is the directory the steps share: the repository. Dir is
+	// where they run, relative to it: the pipeline file's directory.
+	// Outputs are relative to Dir.
 	Workspace   string
+	Dir         string
 	Concurrency int           // steps at once; default: the number of CPUs
 	Grace       time.Duration // how long a cancelled step may take to stop; default 10s
 	Gate        GateFunc

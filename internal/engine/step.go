@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -109,7 +110,7 @@ func (rn *run) execute(ctx context.Context, s *spec.PlanStep, res *gantry.StepRe
 	}
 
 	res.Inputs = rn.inputs(s)
-	if err := ensureInputs(ctx, o.Blobs, o.Workspace, res.Inputs); err != nil {
+	if err := ensureInputs(ctx, o.Blobs, filepath.Join(o.Workspace, o.Dir), res.Inputs); err != nil {
 		res.Status, res.Reason = gantry.StatusFailed, err.Error()
 		log.systemf("%s", res.Reason)
 		return
@@ -130,7 +131,7 @@ func (rn *run) execute(ctx context.Context, s *spec.PlanStep, res *gantry.StepRe
 		}
 	}
 	if res.Status == gantry.StatusSucceeded && len(s.Outputs) > 0 {
-		outs, err := collectOutputs(rn.store, o.Blobs, o.Workspace, s.Name, s.Outputs)
+		outs, err := collectOutputs(rn.store, o.Blobs, o.Workspace, o.Dir, s.Name, s.Outputs)
 		if err != nil {
 			res.Status, res.Reason = gantry.StatusFailed, err.Error()
 		}
@@ -158,7 +159,7 @@ func (rn *run) attempt(ctx context.Context, s *spec.PlanStep, res *gantry.StepRe
 		}
 		var exit gantry.Exit
 		exit, err = ex.Run(stepCtx, &gantry.Task{
-			RunID: rn.rec.ID, Step: s.Name, Script: s.Script, Env: env, Workspace: o.Workspace,
+			RunID: rn.rec.ID, Step: s.Name, Script: s.Script, Env: env, Workspace: o.Workspace, Dir: o.Dir,
 			Image: s.Image, Network: s.Network, Stdout: stdout, Stderr: stderr,
 			Kill: rn.e.kill, Grace: o.Grace,
 		})
@@ -203,7 +204,7 @@ func (rn *run) runAction(ctx context.Context, s *spec.PlanStep, env map[string]s
 		return -1, gantry.Errorf(gantry.EUnavailable, "built-in action %q (%s) is not available in this version of Gantry", s.Uses, entry.Summary)
 	}
 	return entry.Action.Run(ctx, &action.Env{
-		RunID: rn.rec.ID, Step: s.Name, Workspace: rn.e.opts.Workspace,
+		RunID: rn.rec.ID, Step: s.Name, Workspace: filepath.Join(rn.e.opts.Workspace, rn.e.opts.Dir),
 		With: s.With, Env: env, Stdout: stdout, Stderr: stderr,
 	})
 }
@@ -223,7 +224,7 @@ func (rn *run) env(s *spec.PlanStep) map[string]string {
 	}
 	ws := o.Workspace
 	if s.Executor == "docker" && s.Uses == "" {
-		ws = "/workspace"
+		ws = "/workspace" // where the docker executor mounts it
 	}
 	t := rn.rec.Trigger
 	for k, v := range map[string]string{

@@ -23,8 +23,8 @@ const (
 	LabelStep = "dev.gantry.step"
 )
 
-// WorkspaceDir is where the task's workspace is mounted, and the working
-// directory of its script.
+// WorkspaceDir is where the task's workspace is mounted; the script runs
+// in the task's Dir below it.
 const WorkspaceDir = "/workspace"
 
 // Defaults for the zero values of Options and Task.

@@ -806,3 +806,26 @@ func BenchmarkDockerCLIRun(b *testing.B) {
 		}
 	}
 }
+
+func TestRunInStepDirectory(t *testing.T) {
+	e := newTestExecutor(t)
+	task, stdout, stderr := newTask(t, e, "pwd; cat ../top.txt")
+	task.Dir = "service"
+	if err := os.WriteFile(filepath.Join(task.Workspace, "top.txt"), []byte("top\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(task.Workspace, "service"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	exit, err := e.Run(t.Context(), task)
+	if err != nil || exit.Code != 0 {
+		t.Fatalf("Run: %v, exit %d, stderr %q", err, exit.Code, stderr.String())
+	}
+	if got, want := stdout.String(), "/workspace/service\ntop\n"; got != want {
+		t.Errorf("stdout = %q, want %q", got, want)
+	}
+	task.Dir = "../outside"
+	if _, err := e.Run(t.Context(), task); gantry.ErrorKind(err) != gantry.EInvalid {
+		t.Errorf("Run with Dir outside the workspace = %v, want an invalid error", err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -35,6 +36,9 @@ func (e *Executor) Run(ctx context.Context, t *gantry.Task) (gantry.Exit, error)
 	failed := gantry.Exit{Code: -1}
 	if t.Workspace == "" || !filepath.IsAbs(t.Workspace) {
 		return failed, gantry.Errorf(gantry.EInvalid, "step %s: workspace %q is not an absolute path", t.Step, t.Workspace)
+	}
+	if err := t.CheckDir(); err != nil {
+		return failed, err
 	}
 	for k, v := range t.Env {
 		if k == "" || strings.ContainsAny(k, "=\x00") || strings.ContainsRune(v, 0) {
@@ -104,7 +108,7 @@ func (e *Executor) createOptions(t *gantry.Task, img image, network string) clie
 			User:         e.user,
 			Env:          env,
 			Entrypoint:   entrypoint(t.Script),
-			WorkingDir:   WorkspaceDir,
+			WorkingDir:   path.Join(WorkspaceDir, filepath.ToSlash(t.Dir)),
 			AttachStdout: true,
 			AttachStderr: true,
 			Labels:       map[string]string{LabelRun: string(t.RunID), LabelStep: t.Step},

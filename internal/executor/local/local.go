@@ -156,6 +156,9 @@ func (e *Executor) Run(ctx context.Context, t *gantry.Task) (gantry.Exit, error)
 	if err := ctx.Err(); err != nil {
 		return gantry.Exit{Code: -1}, err
 	}
+	if err := t.CheckDir(); err != nil {
+		return gantry.Exit{Code: -1}, err
+	}
 	if e.sandbox {
 		return e.runSandboxed(ctx, t)
 	}
@@ -275,7 +278,7 @@ func (e *Executor) noProc(err error) string {
 // command builds the shell command for t with the shell's arguments.
 func (e *Executor) command(t *gantry.Task, args ...string) *exec.Cmd {
 	cmd := exec.Command(e.shell, args...)
-	cmd.Dir = t.Workspace
+	cmd.Dir = filepath.Join(t.Workspace, t.Dir)
 	cmd.Env = make([]string, 0, len(t.Env))
 	for k, v := range t.Env {
 		cmd.Env = append(cmd.Env, k+"="+v)
