@@ -5,12 +5,23 @@ import (
 	"io"
 )
 
+// The rules every Store keeps, checked by internal/store/storetest:
+//
+//   - invalid input (no ID or name, an unknown status, a malformed digest,
+//     an unknown stream) is an EInvalid error and stores nothing;
+//   - a call about a run that does not exist returns ErrNotFound; a known
+//     run with nothing in a list returns an empty list;
+//   - times round-trip to the nanosecond and zero times stay zero;
+//   - Close may be called twice; calls after it return errors.
+
 // RunStore keeps runs.
 type RunStore interface {
+	// CreateRun records a new run; an existing ID is an EConflict error.
 	CreateRun(ctx context.Context, r *Run) error
 	UpdateRun(ctx context.Context, r *Run) error
 	Run(ctx context.Context, id RunID) (*Run, error)
-	// Runs lists runs newest first, at most limit of them (0: no limit).
+	// Runs lists runs newest first (by CreatedAt, then ID), at most
+	// filter.Limit of them (0: no limit).
 	Runs(ctx context.Context, filter RunFilter) ([]*Run, error)
 }
 
@@ -23,18 +34,23 @@ type RunFilter struct {
 
 // StepStore keeps stage and step results.
 type StepStore interface {
+	// PutStage creates or replaces a stage, identified by run and name.
 	PutStage(ctx context.Context, s *StageResult) error
 	Stages(ctx context.Context, run RunID) ([]*StageResult, error)
 	// PutStep creates or replaces the result of one step of a run.
 	PutStep(ctx context.Context, s *StepResult) error
-	// Steps lists a run's step results in the order they started.
+	// Steps lists a run's step results in the order they started, then
+	// in the order first put; steps that never started come last. A
+	// replaced step keeps its place.
 	Steps(ctx context.Context, run RunID) ([]*StepResult, error)
 }
 
 // LogStore keeps steps' log lines.
 type LogStore interface {
+	// AppendLogs stores a batch of lines whole or not at all.
 	AppendLogs(ctx context.Context, run RunID, lines []LogLine) error
-	// Logs returns a step's lines in order, or every step's when step is "".
+	// Logs returns a step's lines in the order appended, or every step's
+	// when step is "".
 	Logs(ctx context.Context, run RunID, step string) ([]LogLine, error)
 }
 

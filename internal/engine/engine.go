@@ -242,6 +242,7 @@ func (rn *run) skipStage(st *spec.PlanStage, reason string) error {
 		if err := rn.e.opts.Store.PutStep(rn.store, res); err != nil {
 			return fmt.Errorf("record step %s: %w", s.Name, err)
 		}
+		rn.emit(gantry.Event{Type: gantry.EventStepFinished, Stage: st.Name, Step: s.Name, Status: gantry.StatusSkipped, Message: res.Reason, Result: snapshotStep(res)})
 	}
 	rn.emit(gantry.Event{Type: gantry.EventStageFinished, Stage: st.Name, Status: gantry.StatusSkipped, StageResult: sr})
 	return nil

@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"hash"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"gantry.dev/gantry"
 	"gantry.dev/gantry/internal/secrets"
@@ -46,8 +48,15 @@ func newStepLog(run gantry.RunID, step string, mask *secrets.Masker, now func() 
 // partial line, so interleaved stdout and stderr never mix within a line.
 func (l *stepLog) writer(s gantry.Stream) *lineWriter { return &lineWriter{log: l, stream: s} }
 
-// add records one complete line.
+// add records one complete line. Output that is not valid UTF-8, or holds
+// NUL bytes, is made printable first: logs are text everywhere they go.
 func (l *stepLog) add(s gantry.Stream, text string) {
+	if !utf8.ValidString(text) {
+		text = strings.ToValidUTF8(text, "\uFFFD")
+	}
+	if strings.IndexByte(text, 0) >= 0 {
+		text = strings.ReplaceAll(text, "\x00", "\uFFFD")
+	}
 	text = l.mask.Mask(text)
 	l.mu.Lock()
 	l.seq++

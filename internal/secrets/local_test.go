@@ -38,3 +38,25 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParse checks that a secrets file of any content is parsed or refused
+// without a panic, and that only well-formed names are accepted.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("A=1\nexport B=\"two\"\n# c\nC='3'\n"))
+	f.Add([]byte("bad line\n"))
+	f.Add([]byte("A=\"\\x\"\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := Parse("f.env", data)
+		if err != nil {
+			if got != nil {
+				t.Fatalf("Parse returned values and an error")
+			}
+			return
+		}
+		for name := range got {
+			if !nameRE.MatchString(name) {
+				t.Fatalf("accepted bad name %q", name)
+			}
+		}
+	})
+}
