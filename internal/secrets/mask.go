@@ -41,9 +41,7 @@ func NewMasker(values ...string) *Masker {
 		}
 		forms := []string{v}
 		if strings.ContainsAny(v, "\r\n") {
-			for _, line := range strings.FieldsFunc(v, func(r rune) bool { return r == '\n' || r == '\r' }) {
-				forms = append(forms, line)
-			}
+			forms = append(forms, strings.FieldsFunc(v, func(r rune) bool { return r == '\n' || r == '\r' })...)
 		}
 		for _, f := range forms {
 			add(f)

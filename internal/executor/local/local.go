@@ -65,9 +65,8 @@ type Executor struct {
 	stateDirs []string
 	log       *slog.Logger
 
-	sandbox   bool   // namespaces are available and used
-	why       string // why the sandbox is not used, when it is not
-	procPidNS bool   // the kernel mounts /proc for a given pid namespace
+	sandbox bool   // namespaces are available and used
+	why     string // why the sandbox is not used, when it is not
 
 	procOnce sync.Once
 	pool     *pool
