@@ -41,6 +41,23 @@ func loadPipeline(e *env, g *globals) (*spec.Pipeline, error) {
 	return p, nil
 }
 
+// loadPlan loads the pipeline file and expands it into a plan, reporting
+// validation errors as loadPipeline does.
+func loadPlan(e *env, g *globals) (*spec.Pipeline, *spec.Plan, error) {
+	p, err := loadPipeline(e, g)
+	if err != nil {
+		return nil, nil, err
+	}
+	plan, err := p.Plan()
+	if err != nil {
+		if reportSpecErrors(e, err) {
+			return nil, nil, exitError{ExitInvalid}
+		}
+		return nil, nil, err
+	}
+	return p, plan, nil
+}
+
 // reportSpecErrors prints validation errors and reports whether err was
 // one.
 func reportSpecErrors(e *env, err error) bool {
@@ -83,15 +100,8 @@ func newLintCmd(e *env, g *globals) *cobra.Command {
 		Short: "Check the pipeline file and report every mistake with file:line:col",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := loadPipeline(e, g)
+			p, plan, err := loadPlan(e, g)
 			if err != nil {
-				return err
-			}
-			plan, err := p.Plan()
-			if err != nil {
-				if reportSpecErrors(e, err) {
-					return exitError{ExitInvalid}
-				}
 				return err
 			}
 			steps := 0

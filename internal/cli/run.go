@@ -70,15 +70,8 @@ kills them at once.`,
 
 func runPipeline(ctx context.Context, e *env, g *globals, f *runFlags) error {
 	started := time.Now()
-	p, err := loadPipeline(e, g)
+	p, plan, err := loadPlan(e, g)
 	if err != nil {
-		return err
-	}
-	plan, err := p.Plan()
-	if err != nil {
-		if reportSpecErrors(e, err) {
-			return exitError{ExitInvalid}
-		}
 		return err
 	}
 	// The workspace is the repository, so that steps see all of it (a Go

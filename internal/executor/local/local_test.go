@@ -297,24 +297,7 @@ func TestCancelLeavesNothingBehind(t *testing.T) {
 			// A background process, a detached one and a foreground one.
 			secs := fmt.Sprint(3000 + time.Now().UnixNano()%1000)
 			tk, _, _ := task(t, fmt.Sprintf("sleep %s.1 & (sleep %s.2 &) ; echo started; sleep %s.3", secs, secs, secs))
-			started := make(chan struct{})
-			tk.Stdout = writerFunc(func(p []byte) (int, error) {
-				if bytes.Contains(p, []byte("started")) {
-					close(started)
-				}
-				return len(p), nil
-			})
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() {
-				_, err := e.Run(ctx, tk)
-				done <- err
-			}()
-			select {
-			case <-started:
-			case err := <-done:
-				t.Fatalf("Run ended before the step started: %v", err)
-			}
+			cancel, done := startUntil(t, e, tk, "started")
 			time.Sleep(50 * time.Millisecond)
 			if n := len(processesWith(t, secs)); n < 3 {
 				t.Fatalf("only %d step processes seen running before cancel", n)
@@ -347,24 +330,7 @@ func TestKillSkipsGrace(t *testing.T) {
 			tk.Grace = time.Minute
 			kill := make(chan struct{})
 			tk.Kill = kill
-			started := make(chan struct{})
-			tk.Stdout = writerFunc(func(p []byte) (int, error) {
-				if bytes.Contains(p, []byte("started")) {
-					close(started)
-				}
-				return len(p), nil
-			})
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() {
-				_, err := e.Run(ctx, tk)
-				done <- err
-			}()
-			select {
-			case <-started:
-			case err := <-done:
-				t.Fatalf("Run ended before the step started: %v", err)
-			}
+			cancel, done := startUntil(t, e, tk, "started")
 			cancel()
 			time.Sleep(100 * time.Millisecond)
 			close(kill)
@@ -375,6 +341,33 @@ func TestKillSkipsGrace(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startUntil runs tk in the background until its output says word, and
+// returns how to cancel it and where Run's error arrives.
+func startUntil(t *testing.T, e *Executor, tk *gantry.Task, word string) (context.CancelFunc, <-chan error) {
+	t.Helper()
+	started := make(chan struct{})
+	var once sync.Once
+	tk.Stdout = writerFunc(func(p []byte) (int, error) {
+		if bytes.Contains(p, []byte(word)) {
+			once.Do(func() { close(started) })
+		}
+		return len(p), nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Run(ctx, tk)
+		done <- err
+	}()
+	select {
+	case <-started:
+	case err := <-done:
+		t.Fatalf("Run ended before the step started: %v", err)
+	}
+	return cancel, done
 }
 
 type writerFunc func([]byte) (int, error)
