@@ -119,16 +119,8 @@ func newInitCmd(e *env, g *globals) *cobra.Command {
 			if err := os.WriteFile(path, []byte(starter(p)), 0o644); err != nil {
 				return fmt.Errorf("write %s: %w", path, err)
 			}
-			// Local state stays out of version control; the rest of
-			// .gantry/ (waivers, policies) belongs in it.
-			if err := os.MkdirAll(filepath.Join(dir, ".gantry"), 0o755); err != nil {
-				return fmt.Errorf("make .gantry: %w", err)
-			}
-			ignore := filepath.Join(dir, ".gantry", ".gitignore")
-			if _, err := os.Stat(ignore); os.IsNotExist(err) {
-				if err := os.WriteFile(ignore, []byte("state/\n"), 0o644); err != nil {
-					return fmt.Errorf("write %s: %w", ignore, err)
-				}
+			if err := ignoreState(dir); err != nil {
+				return err
 			}
 			kind := p.kind
 			if kind == "" {
@@ -140,4 +132,20 @@ func newInitCmd(e *env, g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "replace an existing pipeline file")
 	return cmd
+}
+
+// ignoreState writes .gantry/.gitignore in the repository at dir, unless
+// there is one: local state stays out of version control, while the rest of
+// .gantry/ (waivers, policies) belongs in it.
+func ignoreState(dir string) error {
+	if err := os.MkdirAll(filepath.Join(dir, ".gantry"), 0o755); err != nil {
+		return fmt.Errorf("make .gantry: %w", err)
+	}
+	ignore := filepath.Join(dir, ".gantry", ".gitignore")
+	if _, err := os.Stat(ignore); os.IsNotExist(err) {
+		if err := os.WriteFile(ignore, []byte("state/\n"), 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", ignore, err)
+		}
+	}
+	return nil
 }

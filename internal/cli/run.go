@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -104,6 +105,11 @@ func runPipeline(ctx context.Context, e *env, g *globals, f *runFlags) error {
 		}
 	}
 
+	if g.stateDir == "" {
+		if err := ignoreState(pipelineDir); err != nil {
+			return err
+		}
+	}
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return fmt.Errorf("make state directory: %w", err)
 	}
@@ -122,6 +128,13 @@ func runPipeline(ctx context.Context, e *env, g *globals, f *runFlags) error {
 	if err != nil {
 		return err
 	}
+	defer func() {
+		for _, ex := range executors {
+			if c, ok := ex.(io.Closer); ok {
+				c.Close()
+			}
+		}
+	}()
 
 	trigger := gantry.Trigger{Event: f.event}
 	if inGit {
