@@ -3,7 +3,8 @@
 //
 //   - local executor, sandbox on: the cost of each extra step of a chain of
 //     `true` steps over a bare `sh -c true`, and the fixed start-up of
-//     `gantry run` over starting sh;
+//     `gantry run` over starting sh, as medians of rounds that measure the
+//     baseline and both pipelines back to back;
 //   - docker executor: the cost of each extra `true` step over a plain
 //     `docker run --rm --network none IMAGE true`.
 //
@@ -47,25 +48,34 @@ func local(bin string, runs, steps int) bool {
 		"one.yml":   chain(1, ""),
 	})
 	defer os.RemoveAll(dir)
-	fmt.Printf("local executor, sandbox required, %d runs each\n", runs)
-
-	sh := median(200, func() { run("", "/bin/sh", "-c", "true") })
-	gantry := func(file string) func() {
-		return func() { run(dir, bin, "run", "--plain", "--sandbox", "required", "-f", file) }
+	fmt.Printf("local executor, sandbox required, %d rounds\n", runs)
+	gantry := func(file string) {
+		run(dir, bin, "run", "--plain", "--sandbox", "required", "-f", file)
 	}
-	run(dir, bin, "run", "--plain", "--sandbox", "required", "-f", "one.yml") // warm the page cache and state
-	t1 := median(runs, gantry("one.yml"))
-	tn := median(runs, gantry("chain.yml"))
+	gantry("one.yml") // warm the page cache and create the state
 
-	stepCost := (tn - t1) / time.Duration(steps-1)
-	perStep := stepCost - sh
-	fixed := t1 - stepCost
-	row("sh -c true", sh)
-	row("gantry run, 1 step", t1)
-	row(fmt.Sprintf("gantry run, %d chained steps", steps), tn)
-	row("cost of one more step", stepCost)
-	a := target("per-step overhead over sh -c true", perStep, 1500*time.Microsecond)
-	b := target("fixed start-up over starting sh", fixed-sh, 30*time.Millisecond)
+	// Each round measures the baseline and both pipelines back to back, so
+	// that the machine's drift over the bench hits them alike: the figures
+	// are medians of per-round differences.
+	var shs, t1s, tns, perStep, fixed []time.Duration
+	for range runs {
+		sh := timed(func() {
+			for range steps {
+				run("", "/bin/sh", "-c", "true")
+			}
+		}) / time.Duration(steps)
+		t1 := timed(func() { gantry("one.yml") })
+		tn := timed(func() { gantry("chain.yml") })
+		stepCost := (tn - t1) / time.Duration(steps-1)
+		shs, t1s, tns = append(shs, sh), append(t1s, t1), append(tns, tn)
+		perStep = append(perStep, stepCost-sh)
+		fixed = append(fixed, t1-stepCost-sh)
+	}
+	row("sh -c true", med(shs))
+	row("gantry run, 1 step", med(t1s))
+	row(fmt.Sprintf("gantry run, %d chained steps", steps), med(tns))
+	a := target("per-step overhead over sh -c true", med(perStep), 1500*time.Microsecond)
+	b := target("fixed start-up over starting sh", med(fixed), 30*time.Millisecond)
 	return a && b
 }
 
@@ -132,12 +142,21 @@ func run(dir, name string, args ...string) {
 func median(n int, f func()) time.Duration {
 	ds := make([]time.Duration, n)
 	for i := range ds {
-		start := time.Now()
-		f()
-		ds[i] = time.Since(start)
+		ds[i] = timed(f)
 	}
-	slices.Sort(ds)
-	return ds[n/2]
+	return med(ds)
+}
+
+func timed(f func()) time.Duration {
+	start := time.Now()
+	f()
+	return time.Since(start)
+}
+
+func med(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 func row(name string, d time.Duration) { fmt.Printf("  %-40s %10s\n", name, round(d)) }
