@@ -29,6 +29,7 @@ type RunStore interface {
 type RunFilter struct {
 	Project string
 	Status  Status
+	Branch  string // the trigger's branch
 	Limit   int
 }
 
@@ -54,12 +55,29 @@ type LogStore interface {
 	Logs(ctx context.Context, run RunID, step string) ([]LogLine, error)
 }
 
+// FindingRecord is a finding with the run and step that found it.
+type FindingRecord struct {
+	RunID RunID  `json:"run_id"`
+	Step  string `json:"step"`
+	Finding
+}
+
+// FindingStore keeps what security scanners found.
+type FindingStore interface {
+	// PutFindings replaces the findings of one step of a run.
+	PutFindings(ctx context.Context, run RunID, step string, findings []Finding) error
+	// Findings lists a run's findings, of one step when step is set, most
+	// severe first, then by tool, path and line.
+	Findings(ctx context.Context, run RunID, step string) ([]FindingRecord, error)
+}
+
 // Store is the whole persistence contract; each part can be used alone.
 type Store interface {
 	RunStore
 	StepStore
 	LogStore
 	ArtifactIndex
+	FindingStore
 	io.Closer
 }
 

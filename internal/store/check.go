@@ -164,3 +164,21 @@ func checkTimes(what string, ts ...time.Time) error {
 	}
 	return nil
 }
+
+// CheckFindings checks findings before they are stored.
+func CheckFindings(run gantry.RunID, step string, findings []gantry.Finding) error {
+	if run == "" || step == "" {
+		return gantry.Errorf(gantry.EInvalid, "put findings: run ID and step are required")
+	}
+	for i, f := range findings {
+		switch {
+		case f.Tool == "" || f.RuleID == "":
+			return gantry.Errorf(gantry.EInvalid, "finding %d of step %s: tool and rule are required", i, step)
+		case f.Severity.Rank() == 0:
+			return gantry.Errorf(gantry.EInvalid, "finding %d of step %s: unknown severity %q", i, step, f.Severity)
+		case f.Fingerprint == "":
+			return gantry.Errorf(gantry.EInvalid, "finding %d of step %s: no fingerprint", i, step)
+		}
+	}
+	return nil
+}

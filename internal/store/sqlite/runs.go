@@ -126,6 +126,9 @@ func runsQuery(f gantry.RunFilter) (string, []any) {
 	if f.Status != "" {
 		where, args = append(where, "status = ?"), append(args, f.Status)
 	}
+	if f.Branch != "" {
+		where, args = append(where, "json_extract(trigger_json, '$.branch') = ?"), append(args, f.Branch)
+	}
 	q := `SELECT ` + runColumns + ` FROM runs`
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")

@@ -94,6 +94,11 @@ func Run(t *testing.T, open func(t *testing.T) gantry.Store) {
 		{"Artifacts/ByDigest", testArtifactsByDigest},
 		{"Artifacts/Replace", testArtifactsReplace},
 		{"Artifacts/Filter", testArtifactsFilter},
+		{"Findings/RoundTripAndOrder", testFindingsRoundTrip},
+		{"Findings/Replace", testFindingsReplace},
+		{"Findings/UnknownRun", testFindingsUnknownRun},
+		{"Findings/Invalid", testFindingsInvalid},
+		{"Runs/ByBranch", testRunsByBranch},
 		{"Concurrent", testConcurrent},
 		{"Context", testContext},
 	} {
@@ -964,4 +969,106 @@ func testClosed(t *testing.T, s gantry.Store) {
 		}
 	}
 	_ = s.Close() // a second Close must not panic
+}
+
+func newFinding(tool, rule string, sev gantry.Severity, path string, line int) gantry.Finding {
+	return gantry.Finding{
+		Tool: tool, RuleID: rule, Severity: sev, Confidence: "high",
+		Location:    gantry.Location{Path: path, Line: line, Column: 3},
+		Message:     rule + " in " + path,
+		CWE:         []string{"CWE-89"},
+		Fingerprint: string(digest(tool + rule + path))[7:39],
+		New:         true,
+		Waiver:      &gantry.Waiver{Fingerprint: "abc", Reason: "accepted", Owner: "alice", Expires: t0.Add(time.Hour).UTC()},
+	}
+}
+
+func testFindingsRoundTrip(t *testing.T, s gantry.Store) {
+	ctx := context.Background()
+	r := newRun("run-f", t0)
+	if err := s.CreateRun(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	low := newFinding("iac", "DF-1", gantry.SeverityLow, "Dockerfile", 1)
+	high := newFinding("sast", "G201", gantry.SeverityHigh, "db.go", 10)
+	crit := newFinding("secrets", "aws", gantry.SeverityCritical, "a.env", 2)
+	if err := s.PutFindings(ctx, r.ID, "sast", []gantry.Finding{low, high}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutFindings(ctx, r.ID, "secrets", []gantry.Finding{crit}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Findings(ctx, r.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []gantry.FindingRecord{{RunID: r.ID, Step: "secrets", Finding: crit}, {RunID: r.ID, Step: "sast", Finding: high}, {RunID: r.ID, Step: "sast", Finding: low}}
+	if diff := cmp.Diff(want, got, cmpOpts...); diff != "" {
+		t.Errorf("Findings (-want +got):\n%s", diff)
+	}
+	one, err := s.Findings(ctx, r.ID, "secrets")
+	if err != nil || len(one) != 1 {
+		t.Errorf("Findings of one step = %v, %v", one, err)
+	}
+}
+
+func testFindingsReplace(t *testing.T, s gantry.Store) {
+	ctx := context.Background()
+	r := newRun("run-fr", t0)
+	if err := s.CreateRun(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	a := newFinding("sast", "G201", gantry.SeverityHigh, "db.go", 10)
+	if err := s.PutFindings(ctx, r.ID, "sast", []gantry.Finding{a, a}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutFindings(ctx, r.ID, "sast", nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Findings(ctx, r.ID, "")
+	if err != nil || len(got) != 0 {
+		t.Errorf("after replacing with none: %v, %v", got, err)
+	}
+}
+
+func testFindingsUnknownRun(t *testing.T, s gantry.Store) {
+	ctx := context.Background()
+	if err := s.PutFindings(ctx, "nope", "sast", nil); !errors.Is(err, gantry.ErrNotFound) {
+		t.Errorf("PutFindings on an unknown run = %v, want not found", err)
+	}
+	if _, err := s.Findings(ctx, "nope", ""); !errors.Is(err, gantry.ErrNotFound) {
+		t.Errorf("Findings of an unknown run = %v, want not found", err)
+	}
+}
+
+func testFindingsInvalid(t *testing.T, s gantry.Store) {
+	ctx := context.Background()
+	r := newRun("run-fi", t0)
+	if err := s.CreateRun(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []gantry.Finding{
+		{Tool: "sast", Severity: gantry.SeverityHigh, Fingerprint: "x"},
+		{Tool: "sast", RuleID: "G1", Severity: "severe", Fingerprint: "x"},
+		{Tool: "sast", RuleID: "G1", Severity: gantry.SeverityHigh},
+	} {
+		if err := s.PutFindings(ctx, r.ID, "sast", []gantry.Finding{f}); gantry.ErrorKind(err) != gantry.EInvalid {
+			t.Errorf("PutFindings(%+v) = %v, want invalid", f, err)
+		}
+	}
+}
+
+func testRunsByBranch(t *testing.T, s gantry.Store) {
+	ctx := context.Background()
+	a, b := newRun("run-main", t0), newRun("run-feature", t0.Add(time.Second))
+	b.Trigger.Branch = "feature/x"
+	for _, r := range []*gantry.Run{a, b} {
+		if err := s.CreateRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Runs(ctx, gantry.RunFilter{Branch: "main"})
+	if err != nil || len(got) != 1 || got[0].ID != a.ID {
+		t.Errorf("Runs on main = %v, %v", got, err)
+	}
 }
