@@ -19,6 +19,15 @@ type Env struct {
 	Env       map[string]string // the step's environment, secrets included
 	Stdout    io.Writer
 	Stderr    io.Writer
+
+	// Findings records what a scanning action found, replacing what it
+	// recorded before in this run.
+	Findings func(ctx context.Context, findings []gantry.Finding) error
+	// Artifact stores a file the action made (a SARIF report, an SBOM)
+	// as an artifact of the step, under name.
+	Artifact func(ctx context.Context, name string, r io.Reader) (gantry.Artifact, error)
+	// Trigger is what started the run: its branch and changed paths.
+	Trigger gantry.Trigger
 }
 
 // Action is a built-in step. It returns the exit code the step reports

@@ -399,6 +399,16 @@ func TestBuiltinActions(t *testing.T) {
 		return 0, nil
 	})})
 	reg.Register(action.Entry{Name: "sast", Summary: "static analysis"})
+	reg.Register(action.Entry{Name: "scanner", Action: action.Func(func(ctx context.Context, env *action.Env) (int, error) {
+		f := gantry.Finding{Tool: "scanner", RuleID: "R1", Severity: gantry.SeverityHigh, Fingerprint: "fp1", Location: gantry.Location{Path: "x.go", Line: 3}}
+		if err := env.Findings(ctx, []gantry.Finding{f}); err != nil {
+			return -1, err
+		}
+		if _, err := env.Artifact(ctx, "scanner.sarif", strings.NewReader("{}")); err != nil {
+			return -1, err
+		}
+		return 1, nil
+	})})
 	h.opts.Actions = reg
 	r, steps := h.run(context.Background(), `version: 1
 stages:
@@ -406,7 +416,15 @@ stages:
     steps:
       - {name: hi, uses: greet, with: {who: world}}
       - {name: scan, uses: sast}
+      - {name: finds, uses: scanner}
 `)
+	if steps["finds"].Status != gantry.StatusFailed || len(steps["finds"].Outputs) != 1 || steps["finds"].Outputs[0].Path != "scanner.sarif" {
+		t.Errorf("finds %+v", steps["finds"])
+	}
+	found, err := h.store.Findings(context.Background(), r.ID, "finds")
+	if err != nil || len(found) != 1 || found[0].RuleID != "R1" {
+		t.Errorf("stored findings %+v, %v", found, err)
+	}
 	if steps["hi"].Status != gantry.StatusSucceeded || h.logText(r.ID, "hi") != "hello world\n" {
 		t.Errorf("hi %+v log %q", steps["hi"], h.logText(r.ID, "hi"))
 	}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"gantry.dev/gantry"
 	"gantry.dev/gantry/internal/action"
@@ -135,7 +137,7 @@ func (rn *run) execute(ctx context.Context, s *spec.PlanStep, res *gantry.StepRe
 		if err != nil {
 			res.Status, res.Reason = gantry.StatusFailed, err.Error()
 		}
-		res.Outputs = outs
+		res.Outputs = append(res.Outputs, outs...)
 	}
 	if res.Reason != "" {
 		log.systemf("%s", res.Reason)
@@ -151,7 +153,9 @@ func (rn *run) attempt(ctx context.Context, s *spec.PlanStep, res *gantry.StepRe
 	var code int
 	var err error
 	if s.Uses != "" {
-		code, err = rn.runAction(stepCtx, s, env, stdout, stderr)
+		var made []gantry.Artifact
+		code, made, err = rn.runAction(stepCtx, s, env, stdout, stderr)
+		res.Outputs = append(res.Outputs, made...)
 	} else {
 		ex, ok := o.Executors[s.Executor]
 		if !ok {
@@ -195,18 +199,38 @@ func (rn *run) retryable(ctx context.Context, s *spec.PlanStep, res *gantry.Step
 	return len(s.Retry.ExitCodes) == 0 || slices.Contains(s.Retry.ExitCodes, res.ExitCode)
 }
 
-func (rn *run) runAction(ctx context.Context, s *spec.PlanStep, env map[string]string, stdout, stderr *lineWriter) (int, error) {
-	entry, ok := rn.e.opts.Actions.Lookup(s.Uses)
+// runAction runs a built-in action and returns its exit code and the
+// artifacts it made.
+func (rn *run) runAction(ctx context.Context, s *spec.PlanStep, env map[string]string, stdout, stderr *lineWriter) (int, []gantry.Artifact, error) {
+	o := rn.e.opts
+	entry, ok := o.Actions.Lookup(s.Uses)
 	if !ok {
-		return -1, gantry.Errorf(gantry.EInvalid, "unknown built-in action %q", s.Uses)
+		return -1, nil, gantry.Errorf(gantry.EInvalid, "unknown built-in action %q", s.Uses)
 	}
 	if entry.Action == nil {
-		return -1, gantry.Errorf(gantry.EUnavailable, "built-in action %q (%s) is not available in this version of Gantry", s.Uses, entry.Summary)
+		return -1, nil, gantry.Errorf(gantry.EUnavailable, "built-in action %q (%s) is not available in this version of Gantry", s.Uses, entry.Summary)
 	}
-	return entry.Action.Run(ctx, &action.Env{
-		RunID: rn.rec.ID, Step: s.Name, Workspace: filepath.Join(rn.e.opts.Workspace, rn.e.opts.Dir),
-		With: s.With, Env: env, Stdout: stdout, Stderr: stderr,
+	var mu sync.Mutex
+	var made []gantry.Artifact
+	code, err := entry.Action.Run(ctx, &action.Env{
+		RunID: rn.rec.ID, Step: s.Name, Workspace: filepath.Join(o.Workspace, o.Dir),
+		With: s.With, Env: env, Stdout: stdout, Stderr: stderr, Trigger: rn.rec.Trigger,
+		Findings: func(ctx context.Context, findings []gantry.Finding) error {
+			return o.Store.PutFindings(context.WithoutCancel(ctx), rn.rec.ID, s.Name, findings)
+		},
+		Artifact: func(ctx context.Context, name string, r io.Reader) (gantry.Artifact, error) {
+			d, n, err := o.Blobs.Put(ctx, r)
+			if err != nil {
+				return gantry.Artifact{}, fmt.Errorf("store %s: %w", name, err)
+			}
+			a := gantry.Artifact{Path: name, Digest: d, Size: n, Step: s.Name}
+			mu.Lock()
+			made = append(made, a)
+			mu.Unlock()
+			return a, nil
+		},
 	})
+	return code, made, err
 }
 
 // env builds a step's whole environment: the base (local executor only),
