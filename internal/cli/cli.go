@@ -186,6 +186,7 @@ a gate after every stage.`,
 		newRunCmd(e, g),
 		newRunsCmd(e, g),
 		newLogsCmd(e, g),
+		newFindingsCmd(e, g),
 		newSchemaCmd(e),
 	)
 	return root

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"gantry.dev/gantry"
+	"gantry.dev/gantry/internal/glob"
 )
 
 // collectOutputs stores the files matching a step's output patterns,
@@ -132,39 +133,12 @@ func matchFiles(root, pattern string) ([]string, error) {
 			}
 			return nil
 		}
-		if MatchPath(pattern, rel) {
+		if glob.Match(pattern, rel) {
 			out = append(out, rel)
 		}
 		return nil
 	})
 	return out, err
-}
-
-// MatchPath reports whether a slash-separated path matches pattern, where
-// `**` as a whole element matches zero or more elements.
-func MatchPath(pattern, name string) bool {
-	return matchParts(strings.Split(pattern, "/"), strings.Split(name, "/"))
-}
-
-func matchParts(pat, name []string) bool {
-	for len(pat) > 0 {
-		if pat[0] == "**" {
-			for i := 0; i <= len(name); i++ {
-				if matchParts(pat[1:], name[i:]) {
-					return true
-				}
-			}
-			return false
-		}
-		if len(name) == 0 {
-			return false
-		}
-		if ok, err := path.Match(pat[0], name[0]); err != nil || !ok {
-			return false
-		}
-		pat, name = pat[1:], name[1:]
-	}
-	return len(name) == 0
 }
 
 // ensureInputs makes sure each input artifact is in the workspace with the

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"gantry.dev/gantry"
+	"gantry.dev/gantry/internal/glob"
 )
 
 // Match reports whether a step with these conditions runs for trigger t,
@@ -46,44 +47,11 @@ func (w *When) Match(t gantry.Trigger) (ok bool, reason string) {
 
 func matchAny(patterns []string, name string) bool {
 	for _, p := range patterns {
-		if matchGlob(p, name) {
+		if glob.Match(p, name) {
 			return true
 		}
 	}
 	return false
-}
-
-// matchGlob matches a slash-separated name against a pattern in which a
-// segment ** matches any number of segments (none included) and other
-// segments follow path.Match: * and ? never match a slash.
-func matchGlob(pattern, name string) bool {
-	ps := strings.Split(pattern, "/")
-	ns := strings.Split(strings.TrimPrefix(name, "./"), "/")
-	// done[i][j] memoizes matching ps[i:] against ns[j:], so that many **
-	// segments cost len(ps)*len(ns) and not an exponential search.
-	type key struct{ i, j int }
-	memo := map[key]bool{}
-	var match func(i, j int) bool
-	match = func(i, j int) bool {
-		if v, ok := memo[key{i, j}]; ok {
-			return v
-		}
-		var ok bool
-		switch {
-		case i == len(ps):
-			ok = j == len(ns)
-		case ps[i] == "**":
-			ok = match(i+1, j) || (j < len(ns) && match(i, j+1))
-		case j == len(ns):
-			ok = false
-		default:
-			m, err := path.Match(ps[i], ns[j])
-			ok = err == nil && m && match(i+1, j+1)
-		}
-		memo[key{i, j}] = ok
-		return ok
-	}
-	return match(0, 0)
 }
 
 // hasMeta reports whether p uses glob syntax.

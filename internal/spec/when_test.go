@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"gantry.dev/gantry"
+	"gantry.dev/gantry/internal/glob"
 )
 
 func TestWhenMatch(t *testing.T) {
@@ -70,8 +71,8 @@ func TestMatchGlob(t *testing.T) {
 		{"a?c", "a/c", false},
 	}
 	for _, tc := range tests {
-		if got := matchGlob(tc.pattern, tc.name); got != tc.want {
-			t.Errorf("matchGlob(%q, %q) = %v, want %v", tc.pattern, tc.name, got, tc.want)
+		if got := glob.Match(tc.pattern, tc.name); got != tc.want {
+			t.Errorf("glob.Match(%q, %q) = %v, want %v", tc.pattern, tc.name, got, tc.want)
 		}
 	}
 }
@@ -81,7 +82,7 @@ func TestMatchGlob(t *testing.T) {
 func TestMatchGlobCost(t *testing.T) {
 	pattern := strings.Repeat("**/a/", 20) + "b"
 	name := strings.Repeat("a/", 200) + "c"
-	if matchGlob(pattern, name) {
+	if glob.Match(pattern, name) {
 		t.Error("matched")
 	}
 }

@@ -1,0 +1,146 @@
+// Package scanstep turns Gantry's security scanners into pipeline steps:
+// `uses: sast` and the like. A scan step runs its scanner on the step's
+// directory, marks what is new against the base branch, applies the
+// repository's waivers, prints a table, stores the findings and a SARIF
+// report, and fails when its threshold is crossed or the scan could not
+// be done: no evidence is not a pass.
+package scanstep
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"gantry.dev/gantry"
+	"gantry.dev/gantry/internal/action"
+	"gantry.dev/gantry/internal/scan"
+)
+
+// WaiversFile is where a repository keeps its waivers.
+const WaiversFile = ".gantry/waivers.yml"
+
+// Options configure the scan steps.
+type Options struct {
+	// Baseline returns the fingerprints found by the step of this name in
+	// the last successful run on the base branch, or nil when there is no
+	// such run (then every finding is new).
+	Baseline func(ctx context.Context, step string) (map[string]bool, error)
+	// Waivers is the waivers file; default WaiversFile in the workspace.
+	Waivers string
+	Now     func() time.Time
+	Version string
+}
+
+// Register makes each scanner the action of its name in reg, replacing
+// the entry that only named it.
+func Register(reg *action.Registry, scanners []scan.Scanner, opts Options) {
+	for _, sc := range scanners {
+		summary := ""
+		if e, ok := reg.Lookup(sc.Name()); ok {
+			summary = e.Summary
+		}
+		reg.Register(action.Entry{Name: sc.Name(), Summary: summary, Action: &step{sc: sc, opts: opts}})
+	}
+}
+
+type step struct {
+	sc   scan.Scanner
+	opts Options
+}
+
+// Run scans the step's directory and returns 0 when the threshold passes.
+func (s *step) Run(ctx context.Context, env *action.Env) (int, error) {
+	th, err := scan.ParseThreshold(env.With)
+	if err != nil {
+		return -1, err
+	}
+	now := time.Now
+	if s.opts.Now != nil {
+		now = s.opts.Now
+	}
+	waiversPath := s.opts.Waivers
+	if waiversPath == "" {
+		waiversPath = filepath.Join(env.Workspace, WaiversFile)
+	}
+	waivers, err := scan.LoadWaivers(waiversPath)
+	if err != nil {
+		return -1, err
+	}
+
+	res, scanErr := s.sc.Scan(ctx, &scan.Request{
+		Root:     env.Workspace,
+		With:     env.With,
+		History:  env.With["history"] == "true",
+		Progress: env.Stderr,
+	})
+	if ctx.Err() != nil {
+		return -1, ctx.Err()
+	}
+	if scanErr == nil && res != nil {
+		if s.opts.Baseline != nil {
+			baseline, err := s.opts.Baseline(ctx, env.Step)
+			if err != nil {
+				return -1, fmt.Errorf("read the base branch's findings: %w", err)
+			}
+			scan.MarkNew(res.Findings, baseline)
+		} else {
+			scan.MarkNew(res.Findings, nil)
+		}
+		var report scan.WaiverReport
+		res.Findings, report = waivers.Apply(res.Findings, now())
+		writeWaiverReport(env, report)
+		if err := scan.WriteTable(env.Stdout, []*scan.Result{res}, scan.TableOptions{}); err != nil {
+			return -1, err
+		}
+		if err := env.Findings(ctx, res.Findings); err != nil {
+			return -1, err
+		}
+		var sarif bytes.Buffer
+		if err := scan.WriteSARIF(&sarif, []*scan.Result{res}, scan.ToolInfo{Version: s.opts.Version}); err != nil {
+			return -1, err
+		}
+		if _, err := env.Artifact(ctx, env.Step+".sarif", &sarif); err != nil {
+			return -1, err
+		}
+	}
+	verdict := th.Check(res, scanErr)
+	if verdict.Passed() {
+		fmt.Fprintf(env.Stdout, "gate passed (%s)\n", th)
+		return 0, nil
+	}
+	for _, r := range verdict.Reasons() {
+		fmt.Fprintf(env.Stdout, "gate: %s\n", r)
+	}
+	return 1, nil
+}
+
+// writeWaiverReport says which waivers were in force and which expired.
+func writeWaiverReport(env *action.Env, r scan.WaiverReport) {
+	for _, u := range r.InForce {
+		fmt.Fprintf(env.Stdout, "waiver in force: %s (%d %s; owner %s; until %s): %s\n",
+			waiverName(u.Waiver), u.Count, plural(u.Count, "finding", "findings"), u.Waiver.Owner, scan.FormatExpiry(u.Waiver.Expires), u.Waiver.Reason)
+	}
+	for _, u := range r.ExpiredMatched {
+		fmt.Fprintf(env.Stdout, "waiver expired: %s (expired %s; %d %s it matched count again)\n",
+			waiverName(u.Waiver), scan.FormatExpiry(u.Waiver.Expires), u.Count, plural(u.Count, "finding", "findings"))
+	}
+}
+
+func waiverName(w gantry.Waiver) string {
+	if w.Fingerprint != "" {
+		return "fingerprint " + w.Fingerprint
+	}
+	if w.Path != "" {
+		return "rule " + w.RuleID + " in " + w.Path
+	}
+	return "rule " + w.RuleID
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
