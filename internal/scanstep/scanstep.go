@@ -11,10 +11,13 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"gantry.dev/gantry"
 	"gantry.dev/gantry/internal/action"
+	"gantry.dev/gantry/internal/glob"
 	"gantry.dev/gantry/internal/scan"
 )
 
@@ -79,6 +82,9 @@ func (s *step) Run(ctx context.Context, env *action.Env) (int, error) {
 		return -1, ctx.Err()
 	}
 	if scanErr == nil && res != nil {
+		if n := exclude(res, env.With["exclude"]); n > 0 {
+			fmt.Fprintf(env.Stdout, "%d %s in excluded paths (%s) not counted\n", n, plural(n, "finding", "findings"), env.With["exclude"])
+		}
 		if s.opts.Baseline != nil {
 			baseline, err := s.opts.Baseline(ctx, env.Step)
 			if err != nil {
@@ -114,6 +120,30 @@ func (s *step) Run(ctx context.Context, env *action.Env) (int, error) {
 		fmt.Fprintf(env.Stdout, "gate: %s\n", r)
 	}
 	return 1, nil
+}
+
+// exclude drops the findings under the comma-separated path globs of a
+// step's `exclude` input (fixtures planted on purpose, say) and returns
+// how many it dropped.
+func exclude(res *scan.Result, patterns string) int {
+	var globs []string
+	for _, p := range strings.Split(patterns, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			globs = append(globs, p)
+		}
+	}
+	if len(globs) == 0 {
+		return 0
+	}
+	kept := res.Findings[:0]
+	for _, f := range res.Findings {
+		if !slices.ContainsFunc(globs, func(g string) bool { return glob.Match(g, f.Location.Path) }) {
+			kept = append(kept, f)
+		}
+	}
+	n := len(res.Findings) - len(kept)
+	res.Findings = kept
+	return n
 }
 
 // writeWaiverReport says which waivers were in force and which expired.

@@ -158,3 +158,13 @@ func TestBadInputs(t *testing.T) {
 		t.Errorf("bad waivers file: %v", err)
 	}
 }
+
+func TestExclude(t *testing.T) {
+	sc := &fakeScanner{res: &scan.Result{Tool: "fake", Scanned: map[string]int{"files": 2}, Findings: []gantry.Finding{
+		finding("R1", gantry.SeverityHigh, "testdata/planted.go"), finding("R1", gantry.SeverityHigh, "examples/vulnerable/main.go"),
+	}}}
+	code, rec, err := run(t, sc, map[string]string{"exclude": "**/testdata/**, examples/vulnerable/**"}, "", nil)
+	if err != nil || code != 0 || len(rec.findings) != 0 || !strings.Contains(rec.out.String(), "2 findings in excluded paths") {
+		t.Errorf("code %d err %v findings %v\n%s", code, err, rec.findings, rec.out.String())
+	}
+}
