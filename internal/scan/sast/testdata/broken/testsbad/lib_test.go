@@ -1,0 +1,8 @@
+package testsbad
+
+import "testing"
+
+func TestRun(t *testing.T) {
+	var n int = "one"
+	_ = n
+}
