@@ -187,6 +187,7 @@ a gate after every stage.`,
 		newRunsCmd(e, g),
 		newLogsCmd(e, g),
 		newFindingsCmd(e, g),
+		newScanCmd(e, g),
 		newSchemaCmd(e),
 	)
 	return root

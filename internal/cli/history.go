@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -202,4 +203,10 @@ func newLogsCmd(e *env, g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print lines as JSON")
 	cmd.Flags().BoolVarP(&timestamps, "timestamps", "t", false, "show each line's time")
 	return cmd
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

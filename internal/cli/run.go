@@ -21,6 +21,8 @@ import (
 	"gantry.dev/gantry/internal/engine"
 	"gantry.dev/gantry/internal/executor/docker"
 	"gantry.dev/gantry/internal/executor/local"
+	"gantry.dev/gantry/internal/scan"
+	"gantry.dev/gantry/internal/scanstep"
 	"gantry.dev/gantry/internal/secrets"
 	"gantry.dev/gantry/internal/spec"
 	"gantry.dev/gantry/internal/store/sqlite"
@@ -41,6 +43,8 @@ type runFlags struct {
 	sandbox     string
 	event       string
 	grace       time.Duration
+	baseBranch  string
+	vulnDB      string
 }
 
 func newRunCmd(e *env, g *globals) *cobra.Command {
@@ -66,6 +70,8 @@ kills them at once.`,
 	fl.StringVar(&f.sandbox, "sandbox", "auto", "local sandbox: auto, required or off")
 	fl.StringVar(&f.event, "event", "local", "the trigger event `when:` conditions see")
 	fl.DurationVar(&f.grace, "grace", 10*time.Second, "how long a cancelled step may take to stop before it is killed")
+	fl.StringVar(&f.baseBranch, "base-branch", "main", "the `BRANCH` whose last successful run decides which findings are new")
+	fl.StringVar(&f.vulnDB, "vulndb", "", "the offline vulnerability `DIR` of deps steps (default: GANTRY_VULNDB, then the user cache)")
 	return cmd
 }
 
@@ -150,11 +156,20 @@ func runPipeline(ctx context.Context, e *env, g *globals, f *runFlags) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	actions := action.Builtins()
+	list, err := scanners(scanConfig{vulnDB: vulnDBDir(e, f.vulnDB)})
+	if err != nil {
+		return err
+	}
+	scanstep.Register(actions, list, scanstep.Options{
+		Version:  Version,
+		Baseline: baseline(store, f.baseBranch),
+	})
 	eng := engine.New(engine.Options{
 		Executors:   executors,
 		Store:       store,
 		Blobs:       blobs,
-		Actions:     action.Builtins(),
+		Actions:     actions,
 		Secrets:     secretValues,
 		BaseEnv:     baseEnv(e.environ),
 		Workspace:   workspace,
@@ -182,6 +197,9 @@ func runPipeline(ctx context.Context, e *env, g *globals, f *runFlags) error {
 		return lines
 	}
 	ui.summary(r, steps, logs)
+	if recs, err := store.Findings(context.WithoutCancel(ctx), r.ID, ""); err == nil {
+		writeWaiversInForce(e.stdout, recs)
+	}
 	switch r.Status {
 	case gantry.StatusSucceeded:
 		return nil
@@ -288,4 +306,56 @@ func sortByPlan(plan *spec.Plan, steps []*gantry.StepResult) {
 		}
 	}
 	sort.SliceStable(steps, func(i, j int) bool { return order[steps[i].Name] < order[steps[j].Name] })
+}
+
+// baseline returns the fingerprints a step found in the last successful
+// run on the base branch: what is not among them is new.
+func baseline(st gantry.Store, branch string) func(ctx context.Context, step string) (map[string]bool, error) {
+	return func(ctx context.Context, step string) (map[string]bool, error) {
+		runs, err := st.Runs(ctx, gantry.RunFilter{Status: gantry.StatusSucceeded, Branch: branch, Limit: 1})
+		if err != nil || len(runs) == 0 {
+			return nil, err
+		}
+		recs, err := st.Findings(ctx, runs[0].ID, step)
+		if err != nil {
+			return nil, err
+		}
+		seen := make(map[string]bool, len(recs))
+		for _, r := range recs {
+			seen[r.Fingerprint] = true
+		}
+		return seen, nil
+	}
+}
+
+// writeWaiversInForce lists the waivers that waived findings of the run.
+func writeWaiversInForce(w io.Writer, recs []gantry.FindingRecord) {
+	type key struct{ step, name string }
+	count := map[key]int{}
+	var order []key
+	waivers := map[key]*gantry.Waiver{}
+	for _, r := range recs {
+		if r.Waiver == nil {
+			continue
+		}
+		name := r.Waiver.Fingerprint
+		if name == "" {
+			name = "rule " + r.Waiver.RuleID + " " + r.Waiver.Path
+		}
+		k := key{r.Step, name}
+		if count[k] == 0 {
+			order = append(order, k)
+			waivers[k] = r.Waiver
+		}
+		count[k]++
+	}
+	if len(order) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nwaivers in force:\n")
+	for _, k := range order {
+		wv := waivers[k]
+		fmt.Fprintf(w, "  %s: %s — %d %s, owner %s, until %s: %s\n", k.step, k.name, count[k], plural(count[k], "finding", "findings"),
+			wv.Owner, scan.FormatExpiry(wv.Expires), wv.Reason)
+	}
 }
