@@ -188,6 +188,7 @@ a gate after every stage.`,
 		newLogsCmd(e, g),
 		newFindingsCmd(e, g),
 		newScanCmd(e, g),
+		newVulnDBCmd(e),
 		newSchemaCmd(e),
 	)
 	return root

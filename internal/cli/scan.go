@@ -13,6 +13,7 @@ import (
 
 	"gantry.dev/gantry"
 	"gantry.dev/gantry/internal/scan"
+	"gantry.dev/gantry/internal/scan/deps"
 	"gantry.dev/gantry/internal/scan/sast"
 	"gantry.dev/gantry/internal/scanstep"
 )
@@ -28,7 +29,11 @@ func scanners(cfg scanConfig) ([]scan.Scanner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []scan.Scanner{sa}, nil
+	de, err := deps.New(deps.Options{DB: cfg.vulnDB})
+	if err != nil {
+		return nil, err
+	}
+	return []scan.Scanner{sa, de}, nil
 }
 
 // scanKinds lists the kinds `gantry scan` knows, for messages.

@@ -98,7 +98,16 @@ func (s *Scanner) Scan(ctx context.Context, req *scan.Request) (*scan.Result, er
 		}
 	}
 
-	db, err := vulndb.Open(s.opts.DB)
+	// A step may name its own database (`db:`), relative to the scanned
+	// directory: a repository that ships a snapshot for offline runs.
+	dbDir := s.opts.DB
+	if v := strings.TrimSpace(req.With["db"]); v != "" {
+		dbDir = v
+		if !filepath.IsAbs(dbDir) {
+			dbDir = filepath.Join(req.Root, dbDir)
+		}
+	}
+	db, err := vulndb.Open(dbDir)
 	if err != nil {
 		return nil, fmt.Errorf("deps: %w", err)
 	}
