@@ -14,7 +14,9 @@ import (
 	"gantry.dev/gantry"
 	"gantry.dev/gantry/internal/scan"
 	"gantry.dev/gantry/internal/scan/deps"
+	"gantry.dev/gantry/internal/scan/iac"
 	"gantry.dev/gantry/internal/scan/sast"
+	"gantry.dev/gantry/internal/scan/testcode"
 	"gantry.dev/gantry/internal/scanstep"
 )
 
@@ -33,7 +35,15 @@ func scanners(cfg scanConfig) ([]scan.Scanner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []scan.Scanner{sa, de}, nil
+	ia, err := iac.New(iac.Options{})
+	if err != nil {
+		return nil, err
+	}
+	tc, err := testcode.New(testcode.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return []scan.Scanner{sa, de, ia, tc}, nil
 }
 
 // scanKinds lists the kinds `gantry scan` knows, for messages.
@@ -131,7 +141,7 @@ func runScan(ctx context.Context, e *env, g *globals, f *scanFlags, args []strin
 		return err
 	}
 
-	res, scanErr := sc.Scan(ctx, &scan.Request{Root: root, With: with, History: f.history, Progress: e.stderr})
+	res, scanErr := sc.Scan(ctx, &scan.Request{Root: root, With: scanstep.ScannerInputs(with), History: f.history, Progress: e.stderr})
 	if scanErr == nil && res != nil {
 		scan.MarkNew(res.Findings, nil)
 		res.Findings, _ = waivers.Apply(res.Findings, time.Now())

@@ -74,7 +74,7 @@ func (s *step) Run(ctx context.Context, env *action.Env) (int, error) {
 
 	res, scanErr := s.sc.Scan(ctx, &scan.Request{
 		Root:     env.Workspace,
-		With:     env.With,
+		With:     ScannerInputs(env.With),
 		History:  env.With["history"] == "true",
 		Progress: env.Stderr,
 	})
@@ -120,6 +120,22 @@ func (s *step) Run(ctx context.Context, env *action.Env) (int, error) {
 		fmt.Fprintf(env.Stdout, "gate: %s\n", r)
 	}
 	return 1, nil
+}
+
+// stepInputs are the inputs the step itself reads; the scanner gets the
+// others, and may refuse those it does not know.
+var stepInputs = []string{"fail-on", "fail-on-new-only", "fail-on-gap", "history"}
+
+// ScannerInputs returns a step's inputs without those the step itself
+// reads.
+func ScannerInputs(with map[string]string) map[string]string {
+	out := make(map[string]string, len(with))
+	for k, v := range with {
+		if !slices.Contains(stepInputs, k) {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // exclude drops the findings under the comma-separated path globs of a
