@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"strings"
 
-	"gantry.dev/gantry/examples/webapp"
-	"gantry.dev/gantry/examples/webapp/auth"
+	"example.com/webapp"
+	"example.com/webapp/auth"
 )
 
 const (

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"gantry.dev/gantry/examples/webapp"
-	"gantry.dev/gantry/examples/webapp/auth"
+	"example.com/webapp"
+	"example.com/webapp/auth"
 )
 
 type ctxKey int

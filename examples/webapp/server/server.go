@@ -8,8 +8,8 @@ import (
 	"net/http"
 	"time"
 
-	"gantry.dev/gantry/examples/webapp"
-	"gantry.dev/gantry/examples/webapp/auth"
+	"example.com/webapp"
+	"example.com/webapp/auth"
 )
 
 // Store is what the server needs from persistence.

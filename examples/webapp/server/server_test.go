@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"gantry.dev/gantry/examples/webapp"
-	"gantry.dev/gantry/examples/webapp/auth"
-	"gantry.dev/gantry/examples/webapp/sqlite"
+	"example.com/webapp"
+	"example.com/webapp/auth"
+	"example.com/webapp/sqlite"
 )
 
 const password = "correct horse battery"

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"gantry.dev/gantry/examples/webapp"
+	"example.com/webapp"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )

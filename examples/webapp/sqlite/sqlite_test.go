@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"gantry.dev/gantry/examples/webapp"
+	"example.com/webapp"
 )
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)

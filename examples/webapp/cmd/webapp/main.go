@@ -24,10 +24,10 @@ import (
 	"syscall"
 	"time"
 
-	"gantry.dev/gantry/examples/webapp"
-	"gantry.dev/gantry/examples/webapp/auth"
-	"gantry.dev/gantry/examples/webapp/server"
-	"gantry.dev/gantry/examples/webapp/sqlite"
+	"example.com/webapp"
+	"example.com/webapp/auth"
+	"example.com/webapp/server"
+	"example.com/webapp/sqlite"
 )
 
 var _ server.Store = (*sqlite.DB)(nil)

@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"gantry.dev/gantry/examples/webapp"
-	"gantry.dev/gantry/examples/webapp/auth"
-	"gantry.dev/gantry/examples/webapp/sqlite"
+	"example.com/webapp"
+	"example.com/webapp/auth"
+	"example.com/webapp/sqlite"
 )
 
 func getenv(m map[string]string) func(string) string {
