@@ -16,6 +16,7 @@ import (
 	"gantry.dev/gantry/internal/scan/deps"
 	"gantry.dev/gantry/internal/scan/iac"
 	"gantry.dev/gantry/internal/scan/sast"
+	"gantry.dev/gantry/internal/scan/secrets"
 	"gantry.dev/gantry/internal/scan/testcode"
 	"gantry.dev/gantry/internal/scanstep"
 )
@@ -43,7 +44,11 @@ func scanners(cfg scanConfig) ([]scan.Scanner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []scan.Scanner{sa, de, ia, tc}, nil
+	se, err := secrets.New(secrets.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return []scan.Scanner{sa, se, de, ia, tc}, nil
 }
 
 // scanKinds lists the kinds `gantry scan` knows, for messages.
