@@ -147,7 +147,7 @@ func (s *Scanner) Scan(ctx context.Context, req *scan.Request) (*scan.Result, er
 		gaps = append(gaps, scan.Gap{What: "package: " + pk.Path + " " + pk.Name + "@" + pk.Version, Reason: p.Reason})
 	}
 
-	analyses, moreGaps, err := s.analyseModules(ctx, req.Root, manifests, db, reachability, tests, progress)
+	analyses, moreGaps, err := s.analyseModules(ctx, req.Root, manifests, pkgs, db, reachability, tests, progress)
 	if err != nil {
 		return nil, fmt.Errorf("deps: %w", err)
 	}
@@ -247,12 +247,14 @@ func (f finding) reachRank() int {
 // analyseModules runs govulncheck on each Go module among the manifests,
 // one after the other, and returns the analyses by go.mod path. A module
 // that cannot be analysed is a gap; cancellation is an error.
-func (s *Scanner) analyseModules(ctx context.Context, root string, manifests []string, db *vulndb.DB, enabled, tests bool, progress io.Writer) (map[string]*goAnalysis, []scan.Gap, error) {
+func (s *Scanner) analyseModules(ctx context.Context, root string, manifests []string, pkgs []Package, db *vulndb.DB, enabled, tests bool, progress io.Writer) (map[string]*goAnalysis, []scan.Gap, error) {
 	analyses := map[string]*goAnalysis{}
 	var gaps []scan.Gap
 	if !enabled {
 		return analyses, nil, nil
 	}
+	index, indexErr := readGoIndex(db.GoDir())
+	goVersion := ""
 	for _, m := range manifests {
 		if path.Base(m) != "go.mod" {
 			continue
@@ -260,6 +262,18 @@ func (s *Scanner) analyseModules(ctx context.Context, root string, manifests []s
 		if !db.HasGo() {
 			gaps = append(gaps, scan.Gap{What: "reachability: " + m, Reason: "the vulnerability database has no Go vulnerability database"})
 			continue
+		}
+		// govulncheck's call graph costs seconds; it can only add to what
+		// the database says about this module's requirements and the
+		// standard library, so a module with nothing to look for skips it.
+		if indexErr == nil {
+			if goVersion == "" {
+				goVersion = toolchainVersion(ctx, s.goEnv())
+			}
+			if !index.mayAffect(m, pkgs, goVersion) {
+				fmt.Fprintf(progress, "deps: no known Go vulnerability can affect %s: reachability not needed\n", m)
+				continue
+			}
 		}
 		fmt.Fprintf(progress, "deps: govulncheck %s\n", m)
 		mctx, cancel := context.WithTimeout(ctx, s.opts.GoTimeout)
