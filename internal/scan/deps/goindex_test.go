@@ -1,6 +1,10 @@
 package deps
 
-import "testing"
+import (
+	"testing"
+
+	"gantry.dev/gantry/internal/scan"
+)
 
 func TestGoIndexMayAffect(t *testing.T) {
 	idx := goIndex{"stdlib": {"1.25.2"}, "example.com/lib": {"1.2.0", "1.5.0"}, "example.com/unfixed": {""}}
@@ -21,6 +25,20 @@ func TestGoIndexMayAffect(t *testing.T) {
 	} {
 		if got := idx.mayAffect("go.mod", tc.pkgs, tc.version); got != tc.want {
 			t.Errorf("%s: mayAffect = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// BenchmarkScanWebapp is the deps gate on the example service, against
+// the snapshot its pipeline uses: what bench/scans/run measures whole.
+func BenchmarkScanWebapp(b *testing.B) {
+	s, err := New(Options{DB: "../../../examples/vulndb"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := s.Scan(b.Context(), &scan.Request{Root: "../../../examples/webapp"}); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
