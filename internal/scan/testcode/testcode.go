@@ -16,12 +16,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"log/slog"
-	"os"
 	"path"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -54,13 +50,6 @@ type Options struct {
 	Disable []string
 }
 
-// The inputs (`with:`) a step may give the scanner.
-const (
-	withExclude         = "exclude"          // comma-separated patterns, added to Options.Exclude
-	withDisable         = "disable"          // comma-separated rule IDs, added to Options.Disable
-	withIncludeTestdata = "include-testdata" // "true" or "false"
-)
-
 // Scanner is the test-code scanner. It is safe for concurrent use.
 type Scanner struct {
 	opts Options
@@ -76,8 +65,8 @@ func New(opts Options) (*Scanner, error) {
 	if opts.MaxFileSize == 0 {
 		opts.MaxFileSize = DefaultMaxFileSize
 	}
-	if err := checkPatterns(opts.Exclude); err != nil {
-		return nil, fmt.Errorf("test-code: %w", err)
+	if err := scan.CheckGlobs(opts.Exclude); err != nil {
+		return nil, fmt.Errorf("test-code: exclude %w", err)
 	}
 	if err := checkRuleIDs(opts.Disable); err != nil {
 		return nil, fmt.Errorf("test-code: %w", err)
@@ -90,69 +79,14 @@ func New(opts Options) (*Scanner, error) {
 // Name returns "test-code".
 func (s *Scanner) Name() string { return Name }
 
-type config struct {
-	maxSize         int64
-	includeTestdata bool
-	exclude         []string
-	disabled        map[string]bool
-}
-
-func (s *Scanner) config(with map[string]string) (*config, error) {
-	c := &config{
-		maxSize:         s.opts.MaxFileSize,
-		includeTestdata: s.opts.IncludeTestdata,
-		exclude:         slices.Clone(s.opts.Exclude),
-		disabled:        map[string]bool{},
+// fileOptions merges the scanner's options with a step's inputs.
+func (s *Scanner) fileOptions(with map[string]string) (scan.FileOptions, error) {
+	base := scan.FileOptions{MaxSize: s.opts.MaxFileSize, IncludeTestdata: s.opts.IncludeTestdata,
+		Exclude: s.opts.Exclude, Disabled: map[string]bool{}}
+	for _, id := range s.opts.Disable {
+		base.Disabled[id] = true
 	}
-	disable := slices.Clone(s.opts.Disable)
-	for k, v := range with {
-		switch k {
-		case withExclude:
-			c.exclude = append(c.exclude, splitList(v)...)
-		case withDisable:
-			disable = append(disable, splitList(v)...)
-		case withIncludeTestdata:
-			switch strings.TrimSpace(v) {
-			case "true":
-				c.includeTestdata = true
-			case "false", "":
-				c.includeTestdata = false
-			default:
-				return nil, fmt.Errorf("input %s: %q is not true or false", k, v)
-			}
-		default:
-			return nil, fmt.Errorf("unknown input %q (known: %s, %s, %s)", k, withExclude, withDisable, withIncludeTestdata)
-		}
-	}
-	if err := checkPatterns(c.exclude); err != nil {
-		return nil, fmt.Errorf("input %s: %w", withExclude, err)
-	}
-	if err := checkRuleIDs(disable); err != nil {
-		return nil, fmt.Errorf("input %s: %w", withDisable, err)
-	}
-	for _, id := range disable {
-		c.disabled[id] = true
-	}
-	return c, nil
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-func checkPatterns(patterns []string) error {
-	for _, p := range patterns {
-		if _, err := path.Match(p, ""); err != nil {
-			return fmt.Errorf("exclude pattern %q: %w", p, err)
-		}
-	}
-	return nil
+	return scan.FileInputs(base, with, func(id string) bool { _, ok := ruleByID(id); return ok })
 }
 
 func checkRuleIDs(ids []string) error {
@@ -211,7 +145,7 @@ func (s *Scanner) Scan(ctx context.Context, req *scan.Request) (*scan.Result, er
 	if req == nil || req.Root == "" {
 		return nil, errors.New("test-code: no root to scan")
 	}
-	cfg, err := s.config(req.With)
+	cfg, err := s.fileOptions(req.With)
 	if err != nil {
 		return nil, fmt.Errorf("test-code: %w", err)
 	}
@@ -219,71 +153,20 @@ func (s *Scanner) Scan(ctx context.Context, req *scan.Request) (*scan.Result, er
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	info, err := os.Stat(req.Root)
-	if err != nil {
-		return nil, fmt.Errorf("test-code: %w", err)
-	}
-	if !info.IsDir() {
-		return nil, fmt.Errorf("test-code: root %s is not a directory", req.Root)
-	}
 
 	res := &scan.Result{Tool: Name, Findings: []gantry.Finding{}, Scanned: map[string]int{}}
-	walkErr := filepath.WalkDir(req.Root, func(p string, d fs.DirEntry, err error) error {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return ctxErr
-		}
-		rel, relErr := filepath.Rel(req.Root, p)
-		if relErr != nil {
-			return relErr
-		}
-		rel = filepath.ToSlash(rel)
-		if err != nil {
-			if rel == "." {
-				return err
-			}
-			res.Gaps = append(res.Gaps, scan.Gap{What: "path: " + rel, Reason: err.Error()})
-			if d != nil && d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() {
-			if rel != "." && skipDir(rel, cfg) {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if !d.Type().IsRegular() || excluded(rel, cfg.exclude) {
-			return nil
-		}
+	want := func(_, rel string) bool { return classify(rel) != langNone }
+	gaps, walkErr := scan.WalkFiles(ctx, req.Root, cfg, want, func(rel string, data []byte) {
 		lang := classify(rel)
-		if lang == langNone {
-			return nil
-		}
-		fi, err := d.Info()
-		if err != nil {
-			res.Gaps = append(res.Gaps, scan.Gap{What: "file: " + rel, Reason: err.Error()})
-			return nil
-		}
-		if fi.Size() > cfg.maxSize {
-			res.Gaps = append(res.Gaps, scan.Gap{What: "file: " + rel,
-				Reason: fmt.Sprintf("%d bytes, over the %d-byte limit", fi.Size(), cfg.maxSize)})
-			return nil
-		}
-		data, err := readLimited(p, cfg.maxSize)
-		if err != nil {
-			res.Gaps = append(res.Gaps, scan.Gap{What: "file: " + rel, Reason: err.Error()})
-			return nil
-		}
 		log.Debug("test-code: checking file", "path", rel)
 		res.Scanned[scannedKey[lang]]++
-		rep := newReporter(rel, cfg.disabled)
+		rep := newReporter(rel, cfg.Disabled)
 		switch lang {
 		case langGo:
 			rep.confidence = "high"
 			if err := checkGo(rep, data); err != nil {
 				res.Gaps = append(res.Gaps, scan.Gap{What: "file: " + rel, Reason: "parse Go: " + err.Error()})
-				return nil
+				return
 			}
 		case langJS:
 			checkJS(rep, string(data))
@@ -291,8 +174,8 @@ func (s *Scanner) Scan(ctx context.Context, req *scan.Request) (*scan.Result, er
 			checkPython(rep, string(data))
 		}
 		res.Findings = append(res.Findings, rep.out...)
-		return nil
 	})
+	res.Gaps = append(res.Gaps, gaps...)
 	if walkErr != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return nil, fmt.Errorf("test-code: scan %s: %w", req.Root, ctxErr)
@@ -309,54 +192,6 @@ func (s *Scanner) Scan(ctx context.Context, req *scan.Request) (*scan.Result, er
 	return res, nil
 }
 
-// skipDir reports whether the directory at rel (slash-separated, relative
-// to the root) is left out of the walk.
-func skipDir(rel string, cfg *config) bool {
-	switch base := path.Base(rel); base {
-	case ".git", "node_modules", "vendor":
-		return true
-	case "testdata":
-		if !cfg.includeTestdata {
-			return true
-		}
-	case "state":
-		if rel == ".gantry/state" || strings.HasSuffix(rel, "/.gantry/state") {
-			return true
-		}
-	}
-	return excluded(rel, cfg.exclude)
-}
-
-func excluded(rel string, patterns []string) bool {
-	for _, p := range patterns {
-		target := rel
-		if !strings.Contains(p, "/") {
-			target = path.Base(rel)
-		}
-		if ok, _ := path.Match(p, target); ok {
-			return true
-		}
-	}
-	return false
-}
-
-// readLimited reads the file at p, failing if it turns out longer than max
-// (it may have grown since it was listed).
-func readLimited(p string, max int64) ([]byte, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("over the %d-byte limit", max)
-	}
-	return data, nil
-}
 
 // reporter collects the findings of one file.
 type reporter struct {
