@@ -164,6 +164,9 @@ func runPipeline(ctx context.Context, e *env, g *globals, f *runFlags) error {
 	scanstep.Register(actions, list, scanstep.Options{
 		Version:  Version,
 		Baseline: baseline(store, f.baseBranch),
+		ChangeBase: func(ctx context.Context, dir string) string {
+			return vcs.ChangeBase(ctx, dir, f.baseBranch)
+		},
 	})
 	eng := engine.New(engine.Options{
 		Executors:   executors,

@@ -30,6 +30,10 @@ type Options struct {
 	// the last successful run on the base branch, or nil when there is no
 	// such run (then every finding is new).
 	Baseline func(ctx context.Context, step string) (map[string]bool, error)
+	// ChangeBase returns the revision the change started from (the
+	// merge-base with the base branch), or "" when there is none: the
+	// secrets step then scans the change's commits as well as the tree.
+	ChangeBase func(ctx context.Context, dir string) string
 	// Waivers is the waivers file; default WaiversFile in the workspace.
 	Waivers string
 	Now     func() time.Time
@@ -72,12 +76,21 @@ func (s *step) Run(ctx context.Context, env *action.Env) (int, error) {
 		return -1, err
 	}
 
-	res, scanErr := s.sc.Scan(ctx, &scan.Request{
+	req := &scan.Request{
 		Root:     env.Workspace,
 		With:     ScannerInputs(env.With),
 		History:  env.With["history"] == "true",
 		Progress: env.Stderr,
-	})
+	}
+	// A secret added and removed again within the change is still a leak:
+	// the secrets step reads the change's commits unless told not to.
+	if s.sc.Name() == "secrets" && env.With["history"] != "false" && !req.History && s.opts.ChangeBase != nil {
+		if base := s.opts.ChangeBase(ctx, env.Workspace); base != "" {
+			req.History, req.Base = true, base
+			fmt.Fprintf(env.Stdout, "scanning the commits of the change since %.12s too\n", base)
+		}
+	}
+	res, scanErr := s.sc.Scan(ctx, req)
 	if ctx.Err() != nil {
 		return -1, ctx.Err()
 	}

@@ -129,3 +129,24 @@ func Changed(ctx context.Context, root string) ([]string, error) {
 	}
 	return paths, nil
 }
+
+// ChangeBase returns the commit where the branch checked out in the
+// repository at dir left base (git merge-base HEAD base), or "" when there
+// is none: no git, no such branch, or HEAD is on base itself.
+func ChangeBase(ctx context.Context, dir, base string) string {
+	head, _, ok := ReadHead(dir)
+	if !ok || head.Commit == "" || head.Branch == base {
+		return ""
+	}
+	cmd := exec.CommandContext(ctx, "git", "merge-base", "HEAD", base)
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		return ""
+	}
+	mb := strings.TrimSpace(string(out))
+	if mb == head.Commit {
+		return "" // nothing on the branch yet
+	}
+	return mb
+}

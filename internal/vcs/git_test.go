@@ -52,3 +52,31 @@ func TestReadHeadAndChanged(t *testing.T) {
 		t.Error("ReadHead found a repository in an empty directory")
 	}
 }
+
+func TestChangeBase(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	dir := t.TempDir()
+	git(t, dir, "init", "-q", "-b", "main")
+	os.WriteFile(filepath.Join(dir, "a"), []byte("1"), 0o644)
+	git(t, dir, "add", "a")
+	git(t, dir, "commit", "-q", "-m", "one")
+	ctx := context.Background()
+	if got := ChangeBase(ctx, dir, "main"); got != "" {
+		t.Errorf("on main: ChangeBase = %q, want none", got)
+	}
+	main, _, _ := ReadHead(dir)
+	git(t, dir, "checkout", "-q", "-b", "feature")
+	if got := ChangeBase(ctx, dir, "main"); got != "" {
+		t.Errorf("a branch with no commit of its own: ChangeBase = %q, want none", got)
+	}
+	os.WriteFile(filepath.Join(dir, "a"), []byte("2"), 0o644)
+	git(t, dir, "commit", "-q", "-am", "two")
+	if got := ChangeBase(ctx, dir, "main"); got != main.Commit {
+		t.Errorf("ChangeBase = %q, want %q", got, main.Commit)
+	}
+	if got := ChangeBase(ctx, dir, "nosuch"); got != "" {
+		t.Errorf("unknown base: ChangeBase = %q", got)
+	}
+}
