@@ -143,9 +143,36 @@ func TestWebappExamplePasses(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("gantry run exited %d\n%s%s", code, out, errOut)
 	}
-	for _, step := range []string{"build", "test", "sast", "secrets", "deps", "iac", "test-code"} {
+	for _, step := range []string{"build", "test", "sast", "secrets", "deps", "sbom", "license", "iac", "test-code"} {
 		if !strings.Contains(out, "✓ "+step+" succeeded") {
 			t.Errorf("step %s did not succeed:\n%s", step, out)
+		}
+	}
+	// The SBOM is an artifact of the run, and covers the built binary.
+	ex := filepath.Join(dir, "webapp")
+	st, err := sqlite.Open(context.Background(), filepath.Join(ex, ".gantry", "state", "gantry.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	runs, _ := st.Runs(context.Background(), gantry.RunFilter{Limit: 1})
+	arts, err := st.Artifacts(context.Background(), gantry.ArtifactFilter{RunID: runs[0].ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bom gantry.Artifact
+	for _, a := range arts {
+		if a.Path == "sbom.cdx.json" {
+			bom = a.Artifact
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(ex, "sbom.cdx.json"))
+	if err != nil || gantry.DigestBytes(b) != bom.Digest {
+		t.Fatalf("the SBOM artifact %+v does not match the file written (%v)", bom, err)
+	}
+	for _, want := range []string{`"specVersion": "1.6"`, `"artifact:bin/webapp"`, `"pkg:golang/modernc.org/sqlite@v`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("SBOM lacks %s", want)
 		}
 	}
 }

@@ -15,8 +15,10 @@ import (
 	"gantry.dev/gantry/internal/scan"
 	"gantry.dev/gantry/internal/scan/deps"
 	"gantry.dev/gantry/internal/scan/iac"
+	"gantry.dev/gantry/internal/scan/license"
 	"gantry.dev/gantry/internal/scan/sast"
 	"gantry.dev/gantry/internal/scan/secrets"
+	"gantry.dev/gantry/internal/scan/sbom"
 	"gantry.dev/gantry/internal/scan/testcode"
 	"gantry.dev/gantry/internal/scanstep"
 )
@@ -48,7 +50,15 @@ func scanners(cfg scanConfig) ([]scan.Scanner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []scan.Scanner{sa, se, de, ia, tc}, nil
+	sb, err := sbom.New(sbom.Options{ToolVersion: Version})
+	if err != nil {
+		return nil, err
+	}
+	li, err := license.New(license.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return []scan.Scanner{sa, se, de, sb, li, ia, tc}, nil
 }
 
 // scanKinds lists the kinds `gantry scan` knows, for messages.

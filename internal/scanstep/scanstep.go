@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -123,6 +124,13 @@ func (s *step) Run(ctx context.Context, env *action.Env) (int, error) {
 		if _, err := env.Artifact(ctx, env.Step+".sarif", &sarif); err != nil {
 			return -1, err
 		}
+		// What the scan made (an SBOM) is an artifact of the run too.
+		for _, out := range res.Outputs {
+			if err := storeOutput(ctx, env, out); err != nil {
+				return -1, err
+			}
+			fmt.Fprintf(env.Stdout, "stored %s\n", out)
+		}
 	}
 	verdict := th.Check(res, scanErr)
 	if verdict.Passed() {
@@ -133,6 +141,21 @@ func (s *step) Run(ctx context.Context, env *action.Env) (int, error) {
 		fmt.Fprintf(env.Stdout, "gate: %s\n", r)
 	}
 	return 1, nil
+}
+
+// storeOutput stores a file the scan wrote, relative to the workspace, as
+// an artifact of the step.
+func storeOutput(ctx context.Context, env *action.Env, rel string) error {
+	if !filepath.IsLocal(filepath.FromSlash(rel)) {
+		return fmt.Errorf("scan output %q is not inside the workspace", rel)
+	}
+	f, err := os.Open(filepath.Join(env.Workspace, filepath.FromSlash(rel)))
+	if err != nil {
+		return fmt.Errorf("store scan output: %w", err)
+	}
+	defer f.Close()
+	_, err = env.Artifact(ctx, rel, f)
+	return err
 }
 
 // stepInputs are the inputs the step itself reads; the scanner gets the
