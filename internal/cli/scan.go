@@ -17,8 +17,8 @@ import (
 	"gantry.dev/gantry/internal/scan/iac"
 	"gantry.dev/gantry/internal/scan/license"
 	"gantry.dev/gantry/internal/scan/sast"
-	"gantry.dev/gantry/internal/scan/secrets"
 	"gantry.dev/gantry/internal/scan/sbom"
+	"gantry.dev/gantry/internal/scan/secrets"
 	"gantry.dev/gantry/internal/scan/testcode"
 	"gantry.dev/gantry/internal/scanstep"
 )

@@ -192,7 +192,6 @@ func (s *Scanner) Scan(ctx context.Context, req *scan.Request) (*scan.Result, er
 	return res, nil
 }
 
-
 // reporter collects the findings of one file.
 type reporter struct {
 	path       string
