@@ -122,3 +122,5 @@ require (
 	modernc.org/memory v1.12.1 // indirect
 	www.velocidex.com/golang/go-ntfs v0.2.0 // indirect
 )
+
+replace github.com/ccojocar/zxcvbn-go => ./third_party/zxcvbn-go

@@ -157,11 +157,7 @@ func runPipeline(ctx context.Context, e *env, g *globals, f *runFlags) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	actions := action.Builtins()
-	list, err := scanners(scanConfig{vulnDB: vulnDBDir(e, f.vulnDB)})
-	if err != nil {
-		return err
-	}
-	scanstep.Register(actions, list, scanstep.Options{
+	scanstep.Register(actions, scanners(scanConfig{vulnDB: vulnDBDir(e, f.vulnDB)}), scanstep.Options{
 		Version:  Version,
 		Baseline: baseline(store, f.baseBranch),
 		ChangeBase: func(ctx context.Context, dir string) string {

@@ -28,44 +28,24 @@ type scanConfig struct {
 	vulnDB string // the offline vulnerability database directory
 }
 
-// scanners returns this build's scanners, set up.
-func scanners(cfg scanConfig) ([]scan.Scanner, error) {
-	sa, err := sast.New(sast.DefaultOptions())
-	if err != nil {
-		return nil, err
+// scanners returns how to make each of this build's scanners.
+func scanners(cfg scanConfig) []scanstep.Factory {
+	return []scanstep.Factory{
+		{Name: "sast", New: func() (scan.Scanner, error) { return sast.New(sast.DefaultOptions()) }},
+		{Name: "secrets", New: func() (scan.Scanner, error) { return secrets.New(secrets.Options{}) }},
+		{Name: "deps", New: func() (scan.Scanner, error) { return deps.New(deps.Options{DB: cfg.vulnDB}) }},
+		{Name: "sbom", New: func() (scan.Scanner, error) { return sbom.New(sbom.Options{ToolVersion: Version}) }},
+		{Name: "license", New: func() (scan.Scanner, error) { return license.New(license.Options{}) }},
+		{Name: "iac", New: func() (scan.Scanner, error) { return iac.New(iac.Options{}) }},
+		{Name: "test-code", New: func() (scan.Scanner, error) { return testcode.New(testcode.Options{}) }},
 	}
-	de, err := deps.New(deps.Options{DB: cfg.vulnDB})
-	if err != nil {
-		return nil, err
-	}
-	ia, err := iac.New(iac.Options{})
-	if err != nil {
-		return nil, err
-	}
-	tc, err := testcode.New(testcode.Options{})
-	if err != nil {
-		return nil, err
-	}
-	se, err := secrets.New(secrets.Options{})
-	if err != nil {
-		return nil, err
-	}
-	sb, err := sbom.New(sbom.Options{ToolVersion: Version})
-	if err != nil {
-		return nil, err
-	}
-	li, err := license.New(license.Options{})
-	if err != nil {
-		return nil, err
-	}
-	return []scan.Scanner{sa, se, de, sb, li, ia, tc}, nil
 }
 
 // scanKinds lists the kinds `gantry scan` knows, for messages.
-func scanKinds(list []scan.Scanner) string {
+func scanKinds(list []scanstep.Factory) string {
 	names := make([]string, len(list))
-	for i, s := range list {
-		names[i] = s.Name()
+	for i, f := range list {
+		names[i] = f.Name
 	}
 	return strings.Join(names, ", ")
 }
@@ -138,14 +118,15 @@ func runScan(ctx context.Context, e *env, g *globals, f *scanFlags, args []strin
 	if err != nil {
 		return err
 	}
-	list, err := scanners(scanConfig{vulnDB: vulnDBDir(e, f.vulnDB)})
-	if err != nil {
-		return err
-	}
+	list := scanners(scanConfig{vulnDB: vulnDBDir(e, f.vulnDB)})
 	var sc scan.Scanner
 	for _, s := range list {
-		if s.Name() == args[0] {
-			sc = s
+		if s.Name == args[0] {
+			made, err := s.New()
+			if err != nil {
+				return err
+			}
+			sc = made
 		}
 	}
 	if sc == nil {

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"gantry.dev/gantry"
@@ -41,25 +42,41 @@ type Options struct {
 	Version string
 }
 
+// Factory makes a scanner. Scanners are made when a step first uses one:
+// some load hundreds of rules, which a run without that step should not
+// pay for.
+type Factory struct {
+	Name string
+	New  func() (scan.Scanner, error)
+}
+
 // Register makes each scanner the action of its name in reg, replacing
 // the entry that only named it.
-func Register(reg *action.Registry, scanners []scan.Scanner, opts Options) {
-	for _, sc := range scanners {
+func Register(reg *action.Registry, factories []Factory, opts Options) {
+	for _, f := range factories {
 		summary := ""
-		if e, ok := reg.Lookup(sc.Name()); ok {
+		if e, ok := reg.Lookup(f.Name); ok {
 			summary = e.Summary
 		}
-		reg.Register(action.Entry{Name: sc.Name(), Summary: summary, Action: &step{sc: sc, opts: opts}})
+		reg.Register(action.Entry{Name: f.Name, Summary: summary, Action: &step{factory: f, opts: opts}})
 	}
 }
 
 type step struct {
+	factory Factory
+	opts    Options
+
+	once sync.Once
 	sc   scan.Scanner
-	opts Options
+	err  error
 }
 
 // Run scans the step's directory and returns 0 when the threshold passes.
 func (s *step) Run(ctx context.Context, env *action.Env) (int, error) {
+	s.once.Do(func() { s.sc, s.err = s.factory.New() })
+	if s.err != nil {
+		return -1, s.err
+	}
 	th, err := scan.ParseThreshold(env.With)
 	if err != nil {
 		return -1, err

@@ -56,7 +56,7 @@ func run(t *testing.T, sc scan.Scanner, with map[string]string, waivers string, 
 		}
 	}
 	reg := action.NewRegistry()
-	Register(reg, []scan.Scanner{sc}, Options{
+	Register(reg, []Factory{{Name: sc.Name(), New: func() (scan.Scanner, error) { return sc, nil }}}, Options{
 		Now: func() time.Time { return time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC) },
 		Baseline: func(context.Context, string) (map[string]bool, error) {
 			return baseline, nil
