@@ -210,3 +210,41 @@ func readLimited(p string, limit int64) ([]byte, error) {
 	}
 	return data, nil
 }
+
+// FileConfig configures a file-reading scanner (iac, test-code).
+type FileConfig struct {
+	// MaxFileSize is the size above which a file is skipped with a gap;
+	// 0 means the scanner's default.
+	MaxFileSize int64
+	// IncludeTestdata walks directories named testdata, skipped by
+	// default: they hold fixtures (the scanners' own among them).
+	IncludeTestdata bool
+	// Exclude are path globs of files and directories not to read; a
+	// pattern without a slash matches a base name anywhere.
+	Exclude []string
+	// Disable lists IDs of rules not to report.
+	Disable []string
+}
+
+// NewFileOptions checks c and turns it into the FileOptions a scan starts
+// from; defaultMax stands for a zero MaxFileSize.
+func NewFileOptions(c FileConfig, defaultMax int64, knownRule func(id string) bool) (FileOptions, error) {
+	if c.MaxFileSize < 0 {
+		return FileOptions{}, fmt.Errorf("negative max file size %d", c.MaxFileSize)
+	}
+	if c.MaxFileSize == 0 {
+		c.MaxFileSize = defaultMax
+	}
+	if err := CheckGlobs(c.Exclude); err != nil {
+		return FileOptions{}, fmt.Errorf("exclude %w", err)
+	}
+	o := FileOptions{MaxSize: c.MaxFileSize, IncludeTestdata: c.IncludeTestdata,
+		Exclude: append([]string(nil), c.Exclude...), Disabled: map[string]bool{}}
+	for _, id := range c.Disable {
+		if !knownRule(id) {
+			return FileOptions{}, fmt.Errorf("unknown rule %q", id)
+		}
+		o.Disabled[id] = true
+	}
+	return o, nil
+}

@@ -31,47 +31,24 @@ const Name = "iac"
 // otherwise; larger files are reported as gaps.
 const DefaultMaxFileSize = 1 << 20
 
-// Options configure a Scanner.
-type Options struct {
-	// MaxFileSize is the size above which a file is skipped with a gap;
-	// 0 means DefaultMaxFileSize.
-	MaxFileSize int64
-	// IncludeTestdata scans directories named testdata, which are skipped
-	// by default: by Go convention they hold fixtures, not what is built
-	// or deployed (this package's own fixtures among them).
-	IncludeTestdata bool
-	// Exclude are slash-separated path.Match patterns of files and
-	// directories not to scan. A pattern without a slash matches a base
-	// name anywhere; one with a slash matches the path from the root.
-	Exclude []string
-	// Disable lists IDs of rules not to report.
-	Disable []string
-}
+// Options configure a Scanner: size limit, testdata, excluded paths and
+// disabled rules.
+type Options = scan.FileConfig
 
 // Scanner is the iac scanner. It is safe for concurrent use.
 type Scanner struct {
-	opts Options
+	base scan.FileOptions
 }
 
 var _ scan.Scanner = (*Scanner)(nil)
 
 // New returns a scanner with the given options, after checking them.
 func New(opts Options) (*Scanner, error) {
-	if opts.MaxFileSize < 0 {
-		return nil, fmt.Errorf("iac: negative max file size %d", opts.MaxFileSize)
-	}
-	if opts.MaxFileSize == 0 {
-		opts.MaxFileSize = DefaultMaxFileSize
-	}
-	if err := scan.CheckGlobs(opts.Exclude); err != nil {
-		return nil, fmt.Errorf("iac: exclude %w", err)
-	}
-	if err := checkRuleIDs(opts.Disable); err != nil {
+	base, err := scan.NewFileOptions(opts, DefaultMaxFileSize, knownRule)
+	if err != nil {
 		return nil, fmt.Errorf("iac: %w", err)
 	}
-	opts.Exclude = slices.Clone(opts.Exclude)
-	opts.Disable = slices.Clone(opts.Disable)
-	return &Scanner{opts: opts}, nil
+	return &Scanner{base: base}, nil
 }
 
 // Name returns "iac".
@@ -79,21 +56,12 @@ func (s *Scanner) Name() string { return Name }
 
 // fileOptions merges the scanner's options with a step's inputs.
 func (s *Scanner) fileOptions(with map[string]string) (scan.FileOptions, error) {
-	base := scan.FileOptions{MaxSize: s.opts.MaxFileSize, IncludeTestdata: s.opts.IncludeTestdata,
-		Exclude: s.opts.Exclude, Disabled: map[string]bool{}}
-	for _, id := range s.opts.Disable {
-		base.Disabled[id] = true
-	}
-	return scan.FileInputs(base, with, func(id string) bool { _, ok := ruleByID(id); return ok })
+	return scan.FileInputs(s.base, with, knownRule)
 }
 
-func checkRuleIDs(ids []string) error {
-	for _, id := range ids {
-		if _, ok := ruleByID(id); !ok {
-			return fmt.Errorf("unknown rule %q", id)
-		}
-	}
-	return nil
+func knownRule(id string) bool {
+	_, ok := ruleByID(id)
+	return ok
 }
 
 // fileKind is what the scanner takes a file to be.

@@ -1,28 +1,18 @@
 package iac
 
 import (
-	"fmt"
 	"io"
 	"strings"
 
 	"gantry.dev/gantry"
+	"gantry.dev/gantry/internal/scan"
 )
 
-// Rule is one check of the iac scanner, with what a reader needs to act on
-// its findings.
-type Rule struct {
-	ID       string          // GIAC-DF-001
-	Title    string          // one line
-	Severity gantry.Severity // the severity of every finding of the rule
-	CWE      []string        // "CWE-250"
-	// Rationale says why the pattern is a risk; Fix says what to do
-	// instead. Each is one paragraph of plain text.
-	Rationale string
-	Fix       string
-}
+// Rule is one check of the scanner.
+type Rule = scan.Rule
 
-// Target names what kind of file a rule applies to, from its ID.
-func (r Rule) Target() string {
+// target names what kind of file a rule applies to, from its ID.
+func target(r Rule) string {
 	switch {
 	case strings.HasPrefix(r.ID, "GIAC-DF-"):
 		return "Dockerfile"
@@ -286,28 +276,19 @@ func ruleByID(id string) (Rule, bool) {
 // writeRulesMarkdown writes RULES.md, the reference of every rule, from
 // the rule table.
 func writeRulesMarkdown(w io.Writer) error {
-	var b strings.Builder
-	b.WriteString("# iac scanner rules\n\n")
-	b.WriteString("<!-- Generated from internal/scan/iac/rules.go by `go test ./internal/scan/iac -run TestRulesDoc -update`. Do not edit. -->\n\n")
-	b.WriteString("The `iac` scanner checks Dockerfiles, Kubernetes manifests and shell scripts. ")
-	b.WriteString("Every finding names one of these rules; its fingerprint is derived from the rule, ")
-	b.WriteString("the file and the offending instruction, so it survives lines moving.\n\n")
-	b.WriteString("Files: `Dockerfile`, `Containerfile`, `*.Dockerfile` and `Dockerfile.*` (when the file ")
-	b.WriteString("starts with an instruction); `*.yaml` and `*.yml` documents whose kind is Pod, ")
-	b.WriteString("Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job, CronJob or ")
-	b.WriteString("PodTemplate, also inside a List; `*.sh`, `*.bash` and files without an extension that ")
-	b.WriteString("start with a sh, bash, dash, ash, ksh or zsh `#!` line. Directories named `.git`, ")
-	b.WriteString("`node_modules`, `vendor` and `testdata`, and `.gantry/state`, are not walked (`testdata` ")
-	b.WriteString("can be included with the `include-testdata: true` input). A file over 1 MiB, or one ")
-	b.WriteString("that does not parse, is reported as a gap, not passed over.\n\n")
-	b.WriteString("| ID | Applies to | Title | Severity | CWE |\n|---|---|---|---|---|\n")
-	for _, r := range rules {
-		fmt.Fprintf(&b, "| [%s](#%s) | %s | %s | %s | %s |\n", r.ID, strings.ToLower(r.ID), r.Target(), r.Title, r.Severity, strings.Join(r.CWE, ", "))
-	}
-	for _, r := range rules {
-		fmt.Fprintf(&b, "\n## %s\n\n**%s** — %s, severity %s, %s.\n\n%s\n\n**Fix.** %s\n",
-			r.ID, r.Title, r.Target(), r.Severity, strings.Join(r.CWE, ", "), r.Rationale, r.Fix)
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return scan.WriteRulesDoc(w,
+		"# iac scanner rules\n\n"+
+			"<!-- Generated from internal/scan/iac/rules.go by `go test ./internal/scan/iac -run TestRulesDoc -update`. Do not edit. -->\n\n"+
+			"The `iac` scanner checks Dockerfiles, Kubernetes manifests and shell scripts. "+
+			"Every finding names one of these rules; its fingerprint is derived from the rule, "+
+			"the file and the offending instruction, so it survives lines moving.\n\n"+
+			"Files: `Dockerfile`, `Containerfile`, `*.Dockerfile` and `Dockerfile.*` (when the file "+
+			"starts with an instruction); `*.yaml` and `*.yml` documents whose kind is Pod, "+
+			"Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job, CronJob or "+
+			"PodTemplate, also inside a List; `*.sh`, `*.bash` and files without an extension that "+
+			"start with a sh, bash, dash, ash, ksh or zsh `#!` line. Directories named `.git`, "+
+			"`node_modules`, `vendor` and `testdata`, and `.gantry/state`, are not walked (`testdata` "+
+			"can be included with the `include-testdata: true` input). A file over 1 MiB, or one "+
+			"that does not parse, is reported as a gap, not passed over.\n\n",
+		rules, target)
 }

@@ -1,25 +1,14 @@
 package testcode
 
 import (
-	"fmt"
 	"io"
-	"strings"
 
 	"gantry.dev/gantry"
+	"gantry.dev/gantry/internal/scan"
 )
 
-// Rule is one check of the test-code scanner, with what a reader needs to
-// act on its findings.
-type Rule struct {
-	ID       string          // GTC-NET-001
-	Title    string          // one line
-	Severity gantry.Severity // the severity of every finding of the rule
-	CWE      []string        // "CWE-78"
-	// Rationale says why the pattern is suspicious in a test; Fix says
-	// what to do instead. Each is one paragraph of plain text.
-	Rationale string
-	Fix       string
-}
+// Rule is one check of the scanner.
+type Rule = scan.Rule
 
 // Rule IDs. The table in rules below documents each one.
 const (
@@ -116,28 +105,19 @@ func ruleByID(id string) (Rule, bool) {
 // writeRulesMarkdown writes RULES.md, the reference of every rule, from
 // the rule table.
 func writeRulesMarkdown(w io.Writer) error {
-	var b strings.Builder
-	b.WriteString("# test-code scanner rules\n\n")
-	b.WriteString("<!-- Generated from internal/scan/testcode/rules.go by `go test ./internal/scan/testcode -run TestRulesDoc -update`. Do not edit. -->\n\n")
-	b.WriteString("The `test-code` scanner reads test code (Go `*_test.go`; JavaScript and TypeScript ")
-	b.WriteString("`*.test.*`, `*.spec.*` and files under `__tests__/`; Python `test_*.py`, `*_test.py` and ")
-	b.WriteString("`conftest.py`) for API calls that a test has no business making. Go files are read ")
-	b.WriteString("through their syntax tree, with import names and local variables resolved; ")
-	b.WriteString("JavaScript, TypeScript and Python with a lighter, pattern-based reading, so their ")
-	b.WriteString("findings have medium confidence. Only literal values, and variables assigned ")
-	b.WriteString("them in the same function or file, are judged: a URL or path that is computed at ")
-	b.WriteString("run time is not reported.\n\n")
-	b.WriteString("Directories named `.git`, `node_modules`, `vendor` and `testdata`, and `.gantry/state`, ")
-	b.WriteString("are not walked (`testdata` can be included with the `include-testdata: true` input). ")
-	b.WriteString("A file over 1 MiB, or a Go file that does not parse, is reported as a gap.\n\n")
-	b.WriteString("| ID | Title | Severity | CWE |\n|---|---|---|---|\n")
-	for _, r := range rules {
-		fmt.Fprintf(&b, "| [%s](#%s) | %s | %s | %s |\n", r.ID, strings.ToLower(r.ID), r.Title, r.Severity, strings.Join(r.CWE, ", "))
-	}
-	for _, r := range rules {
-		fmt.Fprintf(&b, "\n## %s\n\n**%s** — severity %s, %s.\n\n%s\n\n**Fix.** %s\n",
-			r.ID, r.Title, r.Severity, strings.Join(r.CWE, ", "), r.Rationale, r.Fix)
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return scan.WriteRulesDoc(w,
+		"# test-code scanner rules\n\n"+
+			"<!-- Generated from internal/scan/testcode/rules.go by `go test ./internal/scan/testcode -run TestRulesDoc -update`. Do not edit. -->\n\n"+
+			"The `test-code` scanner reads test code (Go `*_test.go`; JavaScript and TypeScript "+
+			"`*.test.*`, `*.spec.*` and files under `__tests__/`; Python `test_*.py`, `*_test.py` and "+
+			"`conftest.py`) for API calls that a test has no business making. Go files are read "+
+			"through their syntax tree, with import names and local variables resolved; "+
+			"JavaScript, TypeScript and Python with a lighter, pattern-based reading, so their "+
+			"findings have medium confidence. Only literal values, and variables assigned "+
+			"them in the same function or file, are judged: a URL or path that is computed at "+
+			"run time is not reported.\n\n"+
+			"Directories named `.git`, `node_modules`, `vendor` and `testdata`, and `.gantry/state`, "+
+			"are not walked (`testdata` can be included with the `include-testdata: true` input). "+
+			"A file over 1 MiB, or a Go file that does not parse, is reported as a gap.\n\n",
+		rules, nil)
 }
