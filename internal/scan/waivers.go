@@ -17,6 +17,7 @@ import (
 
 	"gantry.dev/gantry"
 	"gantry.dev/gantry/internal/glob"
+	"gantry.dev/gantry/internal/spec"
 	yaml "go.yaml.in/yaml/v3"
 )
 
@@ -76,69 +77,12 @@ type WaiverReport struct {
 }
 
 // WaiverError is one problem in a waivers file, at the position where it
-// was found.
-type WaiverError struct {
-	File      string
-	Line, Col int // 1-based; Col is 0 when only the line is known
-	Msg       string
-}
-
-// Error returns "file:line:col: msg", the form editors and terminals link.
-func (e *WaiverError) Error() string {
-	var b strings.Builder
-	if e.File != "" {
-		b.WriteString(e.File + ":")
-	}
-	if e.Line > 0 {
-		fmt.Fprintf(&b, "%d:", e.Line)
-		if e.Col > 0 {
-			fmt.Fprintf(&b, "%d:", e.Col)
-		}
-	}
-	if b.Len() > 0 {
-		b.WriteByte(' ')
-	}
-	b.WriteString(e.Msg)
-	return b.String()
-}
-
-// As lets gantry.ErrorKind and gantry.ErrorMessage treat the error as
-// invalid input whose text may be shown as it is.
-func (e *WaiverError) As(target any) bool { return asInvalid(e, target) }
+// was found: the same positioned error as the pipeline file's, printed
+// "file:line:col: msg".
+type WaiverError = spec.Error
 
 // WaiverErrors is every problem found in a waivers file, in file order.
-type WaiverErrors []*WaiverError
-
-// Error returns the errors one per line.
-func (l WaiverErrors) Error() string {
-	lines := make([]string, len(l))
-	for i, e := range l {
-		lines[i] = e.Error()
-	}
-	return strings.Join(lines, "\n")
-}
-
-// Unwrap returns the errors, so that errors.As finds a *WaiverError.
-func (l WaiverErrors) Unwrap() []error {
-	errs := make([]error, len(l))
-	for i, e := range l {
-		errs[i] = e
-	}
-	return errs
-}
-
-// As lets gantry.ErrorKind and gantry.ErrorMessage treat the list as
-// invalid input whose text may be shown as it is.
-func (l WaiverErrors) As(target any) bool { return asInvalid(l, target) }
-
-func asInvalid(err error, target any) bool {
-	t, ok := target.(**gantry.Error)
-	if !ok {
-		return false
-	}
-	*t = &gantry.Error{Kind: gantry.EInvalid, Message: err.Error()}
-	return true
-}
+type WaiverErrors = spec.ErrorList
 
 // LoadWaivers reads the waivers file at path. A missing file is an empty
 // set of waivers. A file with problems gives a WaiverErrors holding every
