@@ -246,17 +246,13 @@ func (rn *run) env(s *spec.PlanStep) map[string]string {
 	for k, v := range s.Env {
 		env[k] = v
 	}
-	ws := o.Workspace
-	if s.Executor == "docker" && s.Uses == "" {
-		ws = "/workspace" // where the docker executor mounts it
-	}
 	t := rn.rec.Trigger
 	for k, v := range map[string]string{
 		"GANTRY":           "true",
 		"GANTRY_RUN_ID":    string(rn.rec.ID),
 		"GANTRY_STAGE":     s.Stage,
 		"GANTRY_STEP":      s.Name,
-		"GANTRY_WORKSPACE": ws,
+		"GANTRY_WORKSPACE": o.Workspace, // an executor that mounts it elsewhere says where
 		"GANTRY_EVENT":     t.Event,
 		"GANTRY_BRANCH":    t.Branch,
 		"GANTRY_COMMIT":    t.Commit,

@@ -829,3 +829,16 @@ func TestRunInStepDirectory(t *testing.T) {
 		t.Errorf("Run with Dir outside the workspace = %v, want an invalid error", err)
 	}
 }
+
+func TestRunWorkspaceVariable(t *testing.T) {
+	e := newTestExecutor(t)
+	task, stdout, stderr := newTask(t, e, `echo "$GANTRY_WORKSPACE"`)
+	task.Env["GANTRY_WORKSPACE"] = task.Workspace // the host's path, as the engine gives it
+	exit, err := e.Run(t.Context(), task)
+	if err != nil || exit.Code != 0 {
+		t.Fatalf("Run: %v, exit %d, stderr %q", err, exit.Code, stderr.String())
+	}
+	if got := stdout.String(); got != WorkspaceDir+"\n" {
+		t.Errorf("GANTRY_WORKSPACE in the container = %q, want %s", got, WorkspaceDir)
+	}
+}

@@ -98,7 +98,11 @@ func (e *Executor) Run(ctx context.Context, t *gantry.Task) (gantry.Exit, error)
 func (e *Executor) createOptions(t *gantry.Task, img image, network string) client.ContainerCreateOptions {
 	env := make([]string, 0, len(t.Env))
 	for _, k := range slices.Sorted(maps.Keys(t.Env)) {
-		env = append(env, k+"="+t.Env[k])
+		v := t.Env[k]
+		if k == "GANTRY_WORKSPACE" {
+			v = WorkspaceDir // the workspace as the container sees it
+		}
+		env = append(env, k+"="+v)
 	}
 	init := true
 	pids := e.pidsLimit
