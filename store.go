@@ -78,6 +78,8 @@ type Store interface {
 	LogStore
 	ArtifactIndex
 	FindingStore
+	AttestationStore
+	LedgerStore
 	io.Closer
 }
 

@@ -4,7 +4,9 @@
 package store
 
 import (
+	"fmt"
 	"math"
+	"math/bits"
 	"strings"
 	"time"
 
@@ -178,6 +180,137 @@ func CheckFindings(run gantry.RunID, step string, findings []gantry.Finding) err
 			return gantry.Errorf(gantry.EInvalid, "finding %d of step %s: unknown severity %q", i, step, f.Severity)
 		case f.Fingerprint == "":
 			return gantry.Errorf(gantry.EInvalid, "finding %d of step %s: no fingerprint", i, step)
+		}
+	}
+	return nil
+}
+
+// MaxLedgerEntry is the size of the largest ledger entry a store keeps:
+// C2SP entry bundles prefix each entry with a 16-bit length.
+const MaxLedgerEntry = 1<<16 - 1
+
+// maxLedgerIndex bounds entry and stored-hash indexes, so that the
+// arithmetic on them cannot overflow. No log comes near it.
+const maxLedgerIndex = 1 << 60
+
+// StoredHashCount returns how many stored hashes a tree of n entries has,
+// which is also the stored-hash index of entry n's own hash: each entry
+// adds its hash and one per subtree it completes (tlog.StoredHashCount,
+// in closed form).
+func StoredHashCount(n int64) int64 {
+	return 2*n - int64(bits.OnesCount64(uint64(n)))
+}
+
+// InclusionProofLen returns the number of hashes in the inclusion proof
+// of entry n in a tree of t entries (0 <= n < t): one per level of the
+// path from the entry to the root, which is shorter beside an incomplete
+// right edge.
+func InclusionProofLen(n, t int64) int {
+	k := 0
+	for lo, hi := int64(0), t; hi-lo > 1; k++ {
+		split := int64(1) << (bits.Len64(uint64(hi-lo-1)) - 1) // the largest power of 2 below hi-lo
+		if n < lo+split {
+			hi = lo + split
+		} else {
+			lo += split
+		}
+	}
+	return k
+}
+
+// CheckLedgerAppend returns an EInvalid error when entries and hashes
+// cannot be appended at index at: the entries must have the indexes at,
+// at+1, … and data, and the hashes must be exactly those the entries
+// complete, in stored-hash order.
+func CheckLedgerAppend(at int64, entries []gantry.LedgerEntry, hashes []gantry.LedgerHash) error {
+	switch {
+	case at < 0:
+		return gantry.Errorf(gantry.EInvalid, "append to the ledger at negative index %d", at)
+	case len(entries) == 0:
+		return gantry.Errorf(gantry.EInvalid, "append to the ledger: no entries")
+	case at > maxLedgerIndex-int64(len(entries)):
+		return gantry.Errorf(gantry.EInvalid, "append to the ledger at index %d: beyond what a log can hold", at)
+	}
+	for i := range entries {
+		e := &entries[i]
+		switch {
+		case e.Index != at+int64(i):
+			return gantry.Errorf(gantry.EInvalid, "ledger entry %d of an append at %d has index %d, want %d", i, at, e.Index, at+int64(i))
+		case len(e.Data) == 0:
+			return gantry.Errorf(gantry.EInvalid, "ledger entry %d is empty", e.Index)
+		case len(e.Data) > MaxLedgerEntry:
+			return gantry.Errorf(gantry.EInvalid, "ledger entry %d has %d bytes, more than %d", e.Index, len(e.Data), MaxLedgerEntry)
+		}
+		if err := checkTimes(fmt.Sprintf("ledger entry %d", e.Index), e.CreatedAt); err != nil {
+			return err
+		}
+	}
+	first, end := StoredHashCount(at), StoredHashCount(at+int64(len(entries)))
+	if int64(len(hashes)) != end-first {
+		return gantry.Errorf(gantry.EInvalid, "ledger entries %d to %d complete %d tree hashes, not %d",
+			at, at+int64(len(entries))-1, end-first, len(hashes))
+	}
+	for i, h := range hashes {
+		if h.Index != first+int64(i) {
+			return gantry.Errorf(gantry.EInvalid, "ledger hash %d of an append at %d has index %d, want %d", i, at, h.Index, first+int64(i))
+		}
+	}
+	return nil
+}
+
+// CheckLedgerRange returns an EInvalid error when [from, to) is not a
+// range of ledger indexes. An empty range is valid.
+func CheckLedgerRange(from, to int64) error {
+	switch {
+	case from < 0:
+		return gantry.Errorf(gantry.EInvalid, "ledger range from negative index %d", from)
+	case to < from:
+		return gantry.Errorf(gantry.EInvalid, "ledger range [%d, %d) ends before it starts", from, to)
+	}
+	return nil
+}
+
+// CheckLedgerIndex returns an EInvalid error when what's index i is
+// negative.
+func CheckLedgerIndex(what string, i int64) error {
+	if i < 0 {
+		return gantry.Errorf(gantry.EInvalid, "negative %s index %d", what, i)
+	}
+	return nil
+}
+
+// CheckLedgerCheckpoint returns an EInvalid error when c cannot be stored.
+func CheckLedgerCheckpoint(c *gantry.LedgerCheckpoint) error {
+	switch {
+	case c == nil:
+		return gantry.Errorf(gantry.EInvalid, "no checkpoint given")
+	case c.Size < 0:
+		return gantry.Errorf(gantry.EInvalid, "checkpoint of negative size %d", c.Size)
+	case len(c.Note) == 0:
+		return gantry.Errorf(gantry.EInvalid, "checkpoint of size %d has an empty note", c.Size)
+	case len(c.Note) > MaxLedgerEntry:
+		return gantry.Errorf(gantry.EInvalid, "checkpoint of size %d has a note of %d bytes, more than %d", c.Size, len(c.Note), MaxLedgerEntry)
+	}
+	return checkTimes(fmt.Sprintf("checkpoint of size %d", c.Size), c.CreatedAt)
+}
+
+// CheckLedgerProofs returns an EInvalid error when any of proofs cannot
+// be stored: each must be of an entry in a tree that holds it, with as
+// many hashes as such a proof has.
+func CheckLedgerProofs(proofs []gantry.LedgerProof) error {
+	for i := range proofs {
+		p := &proofs[i]
+		switch {
+		case p.Index < 0:
+			return gantry.Errorf(gantry.EInvalid, "inclusion proof of negative index %d", p.Index)
+		case p.TreeSize <= p.Index:
+			return gantry.Errorf(gantry.EInvalid, "inclusion proof of entry %d in a tree of %d entries, which does not hold it", p.Index, p.TreeSize)
+		case p.TreeSize > maxLedgerIndex:
+			return gantry.Errorf(gantry.EInvalid, "inclusion proof of entry %d in a tree of %d entries: beyond what a log can hold", p.Index, p.TreeSize)
+		}
+		if want := InclusionProofLen(p.Index, p.TreeSize); len(p.Hashes) != want {
+			return gantry.Errorf(gantry.EInvalid, "inclusion proof of entry %d in a tree of %d entries has %d hashes, want %d",
+				p.Index, p.TreeSize, len(p.Hashes), want)
 		}
 	}
 	return nil

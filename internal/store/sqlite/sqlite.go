@@ -75,10 +75,13 @@ type Store struct {
 	insertRun, updateRun    *sql.Stmt
 	upsertStage, upsertStep *sql.Stmt
 	insertArtifact          *sql.Stmt
+	insertAttestation       *sql.Stmt
+	insertSubject           *sql.Stmt
 	insertLogs              [logBatchBits + 1]*sql.Stmt // [i] inserts 1<<i lines
 	// On r.
 	getRun, runExists, listStages, listSteps *sql.Stmt
 	stepLogs, runLogs                        *sql.Stmt
+	ledger                                   ledgerStmts // on both
 }
 
 // Open opens the database file at path, creating it if needed, and brings
@@ -229,6 +232,8 @@ func (s *Store) prepare(ctx context.Context) error {
 			outputs_json = excluded.outputs_json, log_digest = excluded.log_digest,
 			sandbox = excluded.sandbox, meta_json = excluded.meta_json`},
 		{s.w, &s.insertArtifact, `INSERT INTO artifacts (run_id, step, path, digest, size) VALUES (?, ?, ?, ?, ?)`},
+		{s.w, &s.insertAttestation, insertAttestationSQL},
+		{s.w, &s.insertSubject, `INSERT INTO attestation_subjects (attestation, digest) VALUES (?, ?)`},
 		{s.r, &s.getRun, getRunSQL},
 		{s.r, &s.runExists, runExistsSQL},
 		{s.r, &s.listStages, listStagesSQL},
@@ -249,7 +254,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		}
 		s.insertLogs[i] = stmt
 	}
-	return nil
+	return s.prepareLedger(ctx)
 }
 
 // exclusive runs f holding the writer connection. f's context cannot be
@@ -340,8 +345,8 @@ func (s *Store) Close() error {
 func (s *Store) closeDBs() error {
 	var errs []error
 	for _, st := range append([]*sql.Stmt{s.begin, s.commit, s.rollback, s.insertRun, s.updateRun,
-		s.upsertStage, s.upsertStep, s.insertArtifact, s.getRun, s.runExists, s.listStages,
-		s.listSteps, s.stepLogs, s.runLogs}, s.insertLogs[:]...) {
+		s.upsertStage, s.upsertStep, s.insertArtifact, s.insertAttestation, s.insertSubject, s.getRun, s.runExists, s.listStages,
+		s.listSteps, s.stepLogs, s.runLogs}, append(s.insertLogs[:], s.ledger.all()...)...) {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

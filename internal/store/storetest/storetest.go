@@ -58,10 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) gantry.Store) {
 		})
 		return s
 	}
-	for _, tc := range []struct {
-		name string
-		test func(t *testing.T, s gantry.Store)
-	}{
+	tests := []storeTest{
 		{"CreateRun/RoundTrip", testCreateRunRoundTrip},
 		{"CreateRun/Copies", testCreateRunCopies},
 		{"CreateRun/Duplicate", testCreateRunDuplicate},
@@ -101,11 +98,20 @@ func Run(t *testing.T, open func(t *testing.T) gantry.Store) {
 		{"Runs/ByBranch", testRunsByBranch},
 		{"Concurrent", testConcurrent},
 		{"Context", testContext},
-	} {
+	}
+	tests = append(tests, attestationTests...)
+	tests = append(tests, ledgerTests...)
+	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, newStore(t)) })
 	}
 	// This one closes the store itself.
 	t.Run("Closed", func(t *testing.T) { testClosed(t, open(t)) })
+}
+
+// storeTest is one test of the suite, on a new empty store.
+type storeTest struct {
+	name string
+	test func(t *testing.T, s gantry.Store)
 }
 
 // t0 has nanoseconds and a location other than UTC: both must survive.
