@@ -46,6 +46,9 @@ func (f Func) Run(ctx context.Context, env *Env) (int, error) { return f(ctx, en
 type Entry struct {
 	Name    string
 	Summary string
+	// Kind is what a step that uses the action is, for its attestation
+	// (gantry.KindScan, KindVulns, …); "" lets the engine choose.
+	Kind string
 	// Action is nil for an action that is named but not built yet: a step
 	// that uses it fails, since a missing check is never a pass.
 	Action Action

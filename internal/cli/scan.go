@@ -33,7 +33,7 @@ func scanners(cfg scanConfig) []scanstep.Factory {
 	return []scanstep.Factory{
 		{Name: "sast", New: func() (scan.Scanner, error) { return sast.New(sast.DefaultOptions()) }},
 		{Name: "secrets", New: func() (scan.Scanner, error) { return secrets.New(secrets.Options{}) }},
-		{Name: "deps", New: func() (scan.Scanner, error) { return deps.New(deps.Options{DB: cfg.vulnDB}) }},
+		{Name: "deps", Kind: gantry.KindVulns, New: func() (scan.Scanner, error) { return deps.New(deps.Options{DB: cfg.vulnDB}) }},
 		{Name: "sbom", New: func() (scan.Scanner, error) { return sbom.New(sbom.Options{ToolVersion: Version}) }},
 		{Name: "license", New: func() (scan.Scanner, error) { return license.New(license.Options{}) }},
 		{Name: "iac", New: func() (scan.Scanner, error) { return iac.New(iac.Options{}) }},

@@ -8,6 +8,7 @@ package scanstep
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -47,6 +48,9 @@ type Options struct {
 // pay for.
 type Factory struct {
 	Name string
+	// Kind is what the step's attestation says it is: gantry.KindVulns
+	// for a dependency scanner; default gantry.KindScan.
+	Kind string
 	New  func() (scan.Scanner, error)
 }
 
@@ -58,7 +62,8 @@ func Register(reg *action.Registry, factories []Factory, opts Options) {
 		if e, ok := reg.Lookup(f.Name); ok {
 			summary = e.Summary
 		}
-		reg.Register(action.Entry{Name: f.Name, Summary: summary, Action: &step{factory: f, opts: opts}})
+		kind := cmp.Or(f.Kind, gantry.KindScan)
+		reg.Register(action.Entry{Name: f.Name, Summary: summary, Kind: kind, Action: &step{factory: f, opts: opts}})
 	}
 }
 

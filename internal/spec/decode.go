@@ -402,16 +402,21 @@ func (d *decoder) duration(n *yaml.Node, key string) Duration {
 }
 
 func (d *decoder) executor(n *yaml.Node, key string) string {
+	return d.enum(n, key, "executor", []string{ExecutorLocal, ExecutorDocker})
+}
+
+// enum decodes a string that must be one of known; what names the value
+// in messages.
+func (d *decoder) enum(n *yaml.Node, key, what string, known []string) string {
 	s, ok := d.str(n, key)
 	if !ok {
 		return ""
 	}
-	known := []string{ExecutorLocal, ExecutorDocker}
 	if !slices.Contains(known, s) {
 		if m := suggest(s, known); m != "" {
-			d.errorf(n, "%s: unknown executor %q: did you mean %q? (expected %s)", key, s, m, orList(known))
+			d.errorf(n, "%s: unknown %s %q: did you mean %q? (expected %s)", key, what, s, m, orList(known))
 		} else {
-			d.errorf(n, "%s: unknown executor %q: expected %s", key, s, orList(known))
+			d.errorf(n, "%s: unknown %s %q: expected %s", key, what, s, orList(known))
 		}
 		return ""
 	}

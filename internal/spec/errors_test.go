@@ -259,7 +259,7 @@ stages:
 		`9:9: unknown key "depends_on" in step "a": did you mean "needs"?`,
 		`10:9: unknown key "branch" in step "a": branch belongs under when`,
 		`11:9: unknown key "exit-codes" in step "a": exit-codes belongs under retry`,
-		`12:9: unknown key "frobnicate" in step "a"; expected name, run, uses, with, needs, env, secrets, when, executor, image, network, timeout, retry, continue-on-error, outputs or matrix`,
+		`12:9: unknown key "frobnicate" in step "a"; expected name, run, uses, with, needs, env, secrets, when, executor, image, network, timeout, retry, continue-on-error, kind, test-report, outputs or matrix`,
 	}},
 	{name: "booleans", src: `version: 1
 stages:
@@ -353,6 +353,25 @@ stages:
 		`10:30: secrets: invalid secret name "API-KEY": use letters, digits and '_', not starting with a digit`,
 		"10:44: secrets: KEY is listed twice",
 	}},
+	{name: "kind and test-report", src: `version: 1
+stages:
+  - name: a
+    steps:
+      - name: a
+        run: x
+        kind: tset
+      - name: b
+        run: x
+        kind: build
+        test-report: report.xml
+      - name: c
+        run: x
+        test-report: /tmp/report.xml
+`, want: []string{
+		`7:15: kind: unknown step kind "tset": did you mean "test"? (expected build, test, scan or other)`,
+		"10:15: kind: the step has a test-report, so it is a test: write kind: test or remove kind",
+		`14:22: test-report: "/tmp/report.xml" is absolute: write a path relative to the workspace`,
+	}},
 	{name: "outputs", src: `version: 1
 stages:
   - name: a
@@ -361,10 +380,10 @@ stages:
         run: x
         outputs: [/etc/passwd, ../up, 'dist\app', ./bin/app, bin/app, bin/app, "[bad", "out/${{ matrix.os }}", ""]
 `, want: []string{
-		`7:19: outputs: "/etc/passwd" is absolute: outputs are paths relative to the workspace`,
-		`7:32: outputs: "../up" leaves the workspace: outputs are paths inside the workspace`,
-		"7:39: outputs: \"dist\\\\app\": separate directories with /, not \\",
-		`7:51: outputs: write "./bin/app" as "bin/app"`,
+		`7:19: outputs: "/etc/passwd" is absolute: write a path relative to the workspace`,
+		`7:32: outputs: "../up" leaves the workspace: write a path inside it`,
+		"7:39: outputs: \"dist\\\\app\" uses \\: separate directories with /",
+		`7:51: outputs: "./bin/app" should be written "bin/app"`,
 		`7:71: outputs: "bin/app" is listed twice`,
 		"7:80: outputs: invalid pattern \"[bad\": a [ class is not closed or is empty, or a \\ ends the pattern",
 		"7:93: outputs: ${{ }} is not replaced here: only a matrix step's run, env, image and with are",

@@ -239,7 +239,7 @@ func (d *decoder) step(n *yaml.Node, j int, stage string) (Step, *stepInfo, bool
 		return s, nil, false
 	}
 	var tmpl []templated
-	var runKey, usesKey, withKey, matrixNode *yaml.Node
+	var runKey, usesKey, withKey, matrixNode, kindKey *yaml.Node
 	matrixOK := true
 	for _, e := range entries {
 		key := e.key.Value
@@ -313,6 +313,18 @@ func (d *decoder) step(n *yaml.Node, j int, stage string) (Step, *stepInfo, bool
 			s.ContinueOnError = d.boolean(e.val, key)
 		case "outputs":
 			s.Outputs = d.outputs(e.val)
+		case "kind":
+			kindKey = e.val
+			s.Kind = d.enum(e.val, key, "step kind", StepKinds)
+		case "test-report":
+			if v, ok := d.str(e.val, key); ok {
+				d.noExpr(e.val, v, key)
+				if msg := relPathProblem(v); msg != "" {
+					d.errorf(e.val, "test-report: %q %s", v, msg)
+				} else {
+					s.TestReport = v
+				}
+			}
 		case "matrix":
 			matrixNode = e.val
 			s.Matrix, info.variants, matrixOK = d.matrix(e.val)
@@ -329,6 +341,9 @@ func (d *decoder) step(n *yaml.Node, j int, stage string) (Step, *stepInfo, bool
 		d.errorf(m, "%s has neither run nor uses: give it commands to run or an action to use", label)
 	case withKey != nil && usesKey == nil:
 		d.errorf(withKey, "with: gives inputs to an action, but %s has no uses", label)
+	}
+	if s.TestReport != "" && s.Kind != "" && s.Kind != KindTest {
+		d.errorf(kindKey, "kind: the step has a test-report, so it is a test: write kind: test or remove kind")
 	}
 	if info.variants == 0 {
 		info.variants = 1
@@ -482,14 +497,8 @@ func (d *decoder) outputs(n *yaml.Node) Strings {
 		switch {
 		case strings.TrimSpace(p) == "":
 			d.errorf(node, "outputs: the path is empty")
-		case strings.HasPrefix(p, "/"):
-			d.errorf(node, "outputs: %q is absolute: outputs are paths relative to the workspace", p)
-		case strings.Contains(p, `\`):
-			d.errorf(node, `outputs: %q: separate directories with /, not \`, p)
-		case slices.Contains(strings.Split(p, "/"), ".."):
-			d.errorf(node, "outputs: %q leaves the workspace: outputs are paths inside the workspace", p)
-		case cleanPath(p) != p:
-			d.errorf(node, "outputs: write %q as %q", p, cleanPath(p))
+		case relPathProblem(p) != "":
+			d.errorf(node, "outputs: %q %s", p, relPathProblem(p))
 		case seen[p]:
 			d.errorf(node, "outputs: %q is listed twice", p)
 		default:
@@ -502,6 +511,24 @@ func (d *decoder) outputs(n *yaml.Node) Strings {
 		}
 	}
 	return out
+}
+
+// relPathProblem says what is wrong with p as a path relative to the
+// workspace, or "".
+func relPathProblem(p string) string {
+	switch {
+	case strings.TrimSpace(p) == "":
+		return "is empty"
+	case strings.HasPrefix(p, "/"):
+		return "is absolute: write a path relative to the workspace"
+	case strings.Contains(p, `\`):
+		return `uses \: separate directories with /`
+	case slices.Contains(strings.Split(p, "/"), ".."):
+		return "leaves the workspace: write a path inside it"
+	case cleanPath(p) != p:
+		return fmt.Sprintf("should be written %q", cleanPath(p))
+	}
+	return ""
 }
 
 // cleanPath drops empty and "." segments and a trailing slash.

@@ -44,8 +44,10 @@ type PlanStep struct {
 	Retry           Retry             `json:"retry,omitzero"`
 	ContinueOnError bool              `json:"continue_on_error,omitempty"`
 	Outputs         []string          `json:"outputs,omitempty"`
-	Matrix          map[string]string `json:"matrix,omitempty"` // this variant's values; nil if not a matrix step
-	Pos             Pos               `json:"pos"`              // where the step is written
+	Kind            string            `json:"kind,omitempty"`        // as written; "" lets the engine choose
+	TestReport      string            `json:"test_report,omitempty"` // relative to the workspace
+	Matrix          map[string]string `json:"matrix,omitempty"`      // this variant's values; nil if not a matrix step
+	Pos             Pos               `json:"pos"`                   // where the step is written
 }
 
 // Step returns the step named name, or nil.
@@ -149,6 +151,8 @@ func (p *Pipeline) planStep(s Step, stageIndex int, stage string, vars map[strin
 		Timeout:         time.Duration(cmpOr(s.Timeout, p.Defaults.Timeout, Duration(DefaultTimeout))),
 		ContinueOnError: s.ContinueOnError,
 		Outputs:         slices.Clone([]string(s.Outputs)),
+		Kind:            s.Kind,
+		TestReport:      s.TestReport,
 		Matrix:          vars,
 		Pos:             s.Pos,
 	}

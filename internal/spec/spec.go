@@ -32,6 +32,17 @@ const (
 	ExecutorDocker = "docker"
 )
 
+// The kinds of step, which choose what a step's attestation says.
+const (
+	KindBuild = "build"
+	KindTest  = "test"
+	KindScan  = "scan"
+	KindOther = "other"
+)
+
+// StepKinds are the values of a step's kind.
+var StepKinds = []string{KindBuild, KindTest, KindScan, KindOther}
+
 // Events are the trigger events a when.event condition can name.
 var Events = []string{"push", "pull_request", "manual", "local"}
 
@@ -86,6 +97,8 @@ type Step struct {
 	Timeout         Duration `yaml:"timeout,omitempty" json:"timeout,omitempty" doc:"How long the step may run before it is stopped, in Go duration syntax (90s, 10m, 1h30m). Defaults to defaults.timeout, then 1h."`
 	Retry           *Retry   `yaml:"retry,omitempty" json:"retry,omitempty" doc:"How often to run the step again when it fails."`
 	ContinueOnError bool     `yaml:"continue-on-error,omitempty" json:"continue-on-error,omitempty" default:"false" doc:"Whether the run goes on when this step fails."`
+	Kind            string   `yaml:"kind,omitempty" json:"kind,omitempty" enum:"build,test,scan,other" doc:"What the step is, which chooses what its attestation says: build (SLSA provenance of its outputs), test (a test result), scan (a security scan) or other (the command and its materials and products). By default: test when it has a test-report, scan for a built-in scanner, build when it has outputs, other otherwise."`
+	TestReport      string   `yaml:"test-report,omitempty" json:"test-report,omitempty" doc:"A test report the step writes, relative to the workspace: JUnit XML or the output of go test -json. Its pass and fail counts go into the step's test-result attestation; it makes the step a test."`
 	Outputs         Strings  `yaml:"outputs,omitempty" json:"outputs,omitempty" doc:"Files the step produces, relative to the workspace; globs allowed (* within a directory, ** across directories). They become artifacts."`
 	Matrix          Matrix   `yaml:"matrix,omitempty" json:"matrix,omitempty" doc:"Runs the step once for every combination of the values."`
 
