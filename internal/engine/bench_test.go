@@ -12,7 +12,9 @@ import (
 
 	"gantry.dev/gantry"
 	"gantry.dev/gantry/internal/cas"
+	"gantry.dev/gantry/internal/evidence"
 	"gantry.dev/gantry/internal/executor/local"
+	"gantry.dev/gantry/internal/ledger"
 	"gantry.dev/gantry/internal/spec"
 	"gantry.dev/gantry/internal/store/sqlite"
 )
@@ -107,4 +109,65 @@ func BenchmarkEngineOverhead(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*steps), "ns/step")
+}
+
+// BenchmarkEvidence is BenchmarkEngineOverhead with evidence off and on:
+// with it on, every step is attested (statement, ECDSA signature, bundle),
+// stored and appended to the ledger, and the run ends with a signed
+// checkpoint and the steps' inclusion proofs. The difference between the
+// two is what evidence adds per step.
+func BenchmarkEvidence(b *testing.B) {
+	const steps = 100
+	p, err := spec.Parse(".gantry.yml", []byte(chain(steps)), spec.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	plan, _ := p.Plan()
+	for _, on := range []bool{false, true} {
+		name := "off"
+		if on {
+			name = "on"
+		}
+		b.Run(name, func(b *testing.B) {
+			dir := b.TempDir()
+			st, err := sqlite.Open(context.Background(), filepath.Join(dir, "gantry.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			blobs, _ := cas.New(filepath.Join(dir, "artifacts"))
+			opts := Options{Executors: map[string]gantry.Executor{"local": newFake()}, Store: st, Blobs: blobs, Workspace: b.TempDir()}
+			if on {
+				opts.Attester = benchRecorder(b, st, blobs, filepath.Join(dir, "keys"))
+			}
+			eng := New(opts)
+			for b.Loop() {
+				r, err := eng.Run(context.Background(), plan, &gantry.Run{ID: gantry.NewRunID(time.Now())})
+				if err != nil || r.Status != gantry.StatusSucceeded {
+					b.Fatalf("run %v: %v", r.Status, err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*steps), "ns/step")
+		})
+	}
+}
+
+func benchRecorder(b *testing.B, st *sqlite.Store, blobs gantry.BlobStore, keyDir string) Attester {
+	if _, err := evidence.GenerateKeys(keyDir, evidence.GenerateOptions{LedgerName: "bench.example/ledger"}); err != nil {
+		b.Fatal(err)
+	}
+	signer, err := evidence.LoadSigner(keyDir, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ls, err := evidence.LoadLedgerSigner(keyDir, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	log, err := ledger.Open(context.Background(), st, ls, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return evidence.NewRecorder(evidence.RecorderOptions{Signer: signer, Store: st, Blobs: blobs, Log: log,
+		Repo: "https://git.example/bench", BuilderID: "https://gantry.dev/builders/bench/v1"})
 }

@@ -29,6 +29,22 @@ import (
 // step passed. The policy engine plugs in here.
 type GateFunc func(ctx context.Context, stage *spec.PlanStage, results []*gantry.StepResult) gantry.Gate
 
+// Attester records signed evidence of what a run does. The engine calls it
+// as each step's result becomes final (before the result is stored, so
+// that a step whose evidence could not be made is recorded as failed),
+// with each stage's gate decision, and once when the run ends. Evidence
+// that cannot be made fails what it was for: no evidence is not a pass.
+type Attester interface {
+	// AttestStep records a step that ran; kind is gantry.KindProvenance,
+	// KindTestResult, KindVulns, KindScan or KindLink.
+	AttestStep(ctx context.Context, run *gantry.Run, step *spec.PlanStep, res *gantry.StepResult, kind string) error
+	// AttestGate records a stage's gate decision over its steps' results.
+	AttestGate(ctx context.Context, run *gantry.Run, stage *gantry.StageResult, results []*gantry.StepResult) error
+	// Seal makes the run's evidence provable: a signed checkpoint of the
+	// ledger that holds it.
+	Seal(ctx context.Context, run *gantry.Run) error
+}
+
 // Options configure an Engine.
 type Options struct {
 	// Executors by name ("local", "docker"). A step whose executor is
@@ -51,6 +67,7 @@ type Options struct {
 	Concurrency int           // steps at once; default: the number of CPUs
 	Grace       time.Duration // how long a cancelled step may take to stop; default 10s
 	Gate        GateFunc
+	Attester    Attester // nil: no evidence is made
 	Events      gantry.EventSink
 	Now         func() time.Time
 	Logger      *slog.Logger
@@ -186,12 +203,25 @@ func (e *Engine) Run(ctx context.Context, plan *spec.Plan, r *gantry.Run) (*gant
 
 func (rn *run) finish(status gantry.Status, reason string) (*gantry.Run, error) {
 	r := rn.rec
+	if a := rn.e.opts.Attester; a != nil {
+		if err := a.Seal(rn.store, snapshot(r)); err != nil && status != gantry.StatusCancelled {
+			status, reason = gantry.StatusFailed, joinReason(reason, "evidence: "+gantry.ErrorMessageOrText(err))
+		}
+	}
 	r.Status, r.Reason, r.FinishedAt = status, reason, rn.e.opts.Now()
 	if err := rn.e.opts.Store.UpdateRun(rn.store, r); err != nil {
 		return r, fmt.Errorf("record run %s: %w", r.ID, err)
 	}
 	rn.emit(gantry.Event{Type: gantry.EventRunFinished, Status: status, Message: reason, Run: snapshot(r)})
 	return r, nil
+}
+
+// joinReason adds more to a reason.
+func joinReason(reason, more string) string {
+	if reason == "" {
+		return more
+	}
+	return reason + "; " + more
 }
 
 func snapshot(r *gantry.Run) *gantry.Run {
@@ -324,6 +354,13 @@ func (rn *run) runStage(ctx context.Context, st *spec.PlanStage) (gantry.Gate, e
 		gate = o.Gate(ctx, st, results)
 	}
 	sr.Gate, sr.FinishedAt = gate, o.Now()
+	if o.Attester != nil && ctx.Err() == nil {
+		if err := o.Attester.AttestGate(rn.store, snapshot(rn.rec), snapshotStage(sr), results); err != nil {
+			gate.Allowed = false
+			gate.Reasons = append(gate.Reasons, "no evidence of the gate decision: "+gantry.ErrorMessageOrText(err))
+			sr.Gate = gate
+		}
+	}
 	switch {
 	case ctx.Err() != nil:
 		sr.Status = gantry.StatusCancelled

@@ -57,6 +57,12 @@ func (rn *run) runStep(ctx context.Context, s *spec.PlanStep) error {
 	digest, logErr := log.close()
 	res.Log = digest
 	res.FinishedAt = o.Now()
+	if o.Attester != nil && logErr == nil {
+		if err := o.Attester.AttestStep(rn.store, snapshot(rn.rec), s, res, rn.kind(s, res)); err != nil {
+			res.Status = gantry.StatusFailed
+			res.Reason = joinReason(res.Reason, "no evidence: "+gantry.ErrorMessageOrText(err))
+		}
+	}
 	if err := o.Store.PutStep(rn.store, res); err != nil {
 		return fmt.Errorf("record step %s: %w", s.Name, err)
 	}
@@ -65,6 +71,34 @@ func (rn *run) runStep(ctx context.Context, s *spec.PlanStep) error {
 		return fmt.Errorf("record log of step %s: %w", s.Name, logErr)
 	}
 	return nil
+}
+
+// kind chooses what a step's attestation says it is: what the pipeline
+// says, else a test when it has a test report, what its built-in action
+// is, a build when it has outputs, and otherwise a plain link.
+func (rn *run) kind(s *spec.PlanStep, res *gantry.StepResult) string {
+	switch s.Kind {
+	case spec.KindBuild:
+		return gantry.KindProvenance
+	case spec.KindTest:
+		return gantry.KindTestResult
+	case spec.KindScan:
+		return gantry.KindScan
+	case spec.KindOther:
+		return gantry.KindLink
+	}
+	if s.TestReport != "" {
+		return gantry.KindTestResult
+	}
+	if s.Uses != "" {
+		if e, ok := rn.e.opts.Actions.Lookup(s.Uses); ok && e.Kind != "" {
+			return e.Kind
+		}
+	}
+	if len(res.Outputs) > 0 {
+		return gantry.KindProvenance
+	}
+	return gantry.KindLink
 }
 
 // blockedBy says why a step cannot run because of what it needs, or "".
@@ -132,8 +166,20 @@ func (rn *run) execute(ctx context.Context, s *spec.PlanStep, res *gantry.StepRe
 			break
 		}
 	}
-	if res.Status == gantry.StatusSucceeded && len(s.Outputs) > 0 {
-		outs, err := collectOutputs(rn.store, o.Blobs, o.Workspace, o.Dir, s.Name, s.Outputs)
+	if s.TestReport != "" && (res.Status == gantry.StatusSucceeded || res.Status == gantry.StatusFailed) {
+		// A failed test run's report is what says which tests failed.
+		report, err := collectOutputs(rn.store, o.Blobs, o.Workspace, o.Dir, s.Name, []string{s.TestReport})
+		switch {
+		case err != nil && res.Status == gantry.StatusSucceeded:
+			res.Status, res.Reason = gantry.StatusFailed, "test-report: "+err.Error()
+		case err != nil:
+			log.systemf("test-report: %s", err)
+		}
+		res.Outputs = append(res.Outputs, report...)
+	}
+	outputs := slices.DeleteFunc(slices.Clone(s.Outputs), func(p string) bool { return p == s.TestReport })
+	if res.Status == gantry.StatusSucceeded && len(outputs) > 0 {
+		outs, err := collectOutputs(rn.store, o.Blobs, o.Workspace, o.Dir, s.Name, outputs)
 		if err != nil {
 			res.Status, res.Reason = gantry.StatusFailed, err.Error()
 		}
