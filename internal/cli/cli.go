@@ -190,6 +190,10 @@ a gate after every stage.`,
 		newScanCmd(e, g),
 		newVulnDBCmd(e),
 		newSchemaCmd(e),
+		newKeysCmd(e, g),
+		newLedgerCmd(e, g),
+		newVerifyCmd(e, g),
+		newEvidenceCmd(e, g),
 	)
 	return root
 }

@@ -19,8 +19,10 @@ import (
 	"gantry.dev/gantry/internal/action"
 	"gantry.dev/gantry/internal/cas"
 	"gantry.dev/gantry/internal/engine"
+	"gantry.dev/gantry/internal/evidence"
 	"gantry.dev/gantry/internal/executor/docker"
 	"gantry.dev/gantry/internal/executor/local"
+	"gantry.dev/gantry/internal/ledger"
 	"gantry.dev/gantry/internal/scan"
 	"gantry.dev/gantry/internal/scanstep"
 	"gantry.dev/gantry/internal/secrets"
@@ -28,6 +30,9 @@ import (
 	"gantry.dev/gantry/internal/store/sqlite"
 	"gantry.dev/gantry/internal/vcs"
 )
+
+// localBuilderID is the SLSA builder ID of steps run by gantry run.
+const localBuilderID = "https://gantry.dev/builders/local/v1"
 
 // passEnv are the host variables a local step gets besides its declared
 // env: what toolchains need to find themselves and their caches. Nothing
@@ -129,6 +134,23 @@ func runPipeline(ctx context.Context, e *env, g *globals, f *runFlags) error {
 		return err
 	}
 
+	repo, err := g.repo(e)
+	if err != nil {
+		return err
+	}
+	keys, err := loadKeys(e, repo, stateDir, true)
+	if err != nil {
+		return err
+	}
+	log, err := ledger.Open(ctx, store, keys.ledger, nil)
+	if err != nil {
+		return err
+	}
+	recorder := evidence.NewRecorder(evidence.RecorderOptions{
+		Signer: keys.signer, Store: store, Blobs: blobs, Log: log,
+		Repo: vcs.SourceURI(workspace), BuilderID: localBuilderID,
+	})
+
 	ui := newRenderer(e, f, plan, started)
 	executors, err := setUpExecutors(ctx, plan, f, stateDir, ui)
 	if err != nil {
@@ -175,6 +197,7 @@ func runPipeline(ctx context.Context, e *env, g *globals, f *runFlags) error {
 		Dir:         dir,
 		Concurrency: f.concurrency,
 		Grace:       f.grace,
+		Attester:    recorder,
 		Events:      ui,
 	})
 	stop := handleSignals(cancel, eng.Kill, ui)
@@ -198,6 +221,11 @@ func runPipeline(ctx context.Context, e *env, g *globals, f *runFlags) error {
 	ui.summary(r, steps, logs)
 	if recs, err := store.Findings(context.WithoutCancel(ctx), r.ID, ""); err == nil {
 		writeWaiversInForce(e.stdout, recs)
+	}
+	if atts, err := store.Attestations(context.WithoutCancel(ctx), gantry.AttestationFilter{RunID: r.ID}); err == nil && len(atts) > 0 {
+		hint, _ := evidence.KeyHint(keys.signer.Public())
+		fmt.Fprintf(e.stdout, "\nevidence: %d %s signed by key %s, in ledger %s of %d entries\n",
+			len(atts), plural(len(atts), "attestation", "attestations"), short(hint), log.Origin(), log.Size())
 	}
 	switch r.Status {
 	case gantry.StatusSucceeded:

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,6 +46,48 @@ func ReadHead(dir string) (h Head, root string, ok bool) {
 		h.Commit = packedRef(common, ref)
 	}
 	return h, root, true
+}
+
+// SourceURI names the repository at root for provenance: the URL of its
+// "origin" remote without credentials, or a file URL of root when it has
+// none. It reads .git/config and starts no process.
+func SourceURI(root string) string {
+	local := "git+file://" + filepath.ToSlash(root)
+	gitDir, _ := findGitDir(root)
+	if gitDir == "" {
+		return local
+	}
+	b, err := os.ReadFile(filepath.Join(commonDir(gitDir), "config"))
+	if err != nil {
+		return local
+	}
+	if u := remoteURL(string(b), "origin"); u != "" {
+		return "git+" + u
+	}
+	return local
+}
+
+// remoteURL finds the url of a remote in a git config file.
+func remoteURL(config, remote string) string {
+	in := false
+	for _, line := range strings.Split(config, "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "[") {
+			in = line == `[remote "`+remote+`"]`
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !in || !ok || strings.TrimSpace(k) != "url" {
+			continue
+		}
+		u := strings.Trim(strings.TrimSpace(v), `"`)
+		if pu, err := url.Parse(u); err == nil && pu.User != nil {
+			pu.User = nil // a token in the remote URL must not reach evidence
+			u = pu.String()
+		}
+		return u
+	}
+	return ""
 }
 
 // findGitDir walks up from dir to the repository's git directory, following

@@ -80,3 +80,24 @@ func TestChangeBase(t *testing.T) {
 		t.Errorf("unknown base: ChangeBase = %q", got)
 	}
 }
+
+func TestRemoteURL(t *testing.T) {
+	config := `[core]
+	bare = false
+[remote "upstream"]
+	url = https://example.com/up.git
+[remote "origin"]
+	url = https://user:ghp_token@example.com/shop.git
+	fetch = +refs/heads/*:refs/remotes/origin/*
+`
+	if got := remoteURL(config, "origin"); got != "https://example.com/shop.git" {
+		t.Errorf("origin = %q, want the URL without credentials", got)
+	}
+	if got := remoteURL(config, "nosuch"); got != "" {
+		t.Errorf("a missing remote = %q", got)
+	}
+	dir := t.TempDir()
+	if got := SourceURI(dir); got != "git+file://"+filepath.ToSlash(dir) {
+		t.Errorf("SourceURI outside git = %q", got)
+	}
+}
