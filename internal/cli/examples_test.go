@@ -175,4 +175,39 @@ func TestWebappExamplePasses(t *testing.T) {
 			t.Errorf("SBOM lacks %s", want)
 		}
 	}
+
+	// The binary's provenance verifies here, and from an exported bundle
+	// and the public key in a directory with no .gantry at all.
+	t.Setenv("GANTRY_TRUST_DIR", t.TempDir())
+	bin := filepath.Join(ex, "bin", "webapp")
+	if code, out, errOut := gantryIn(t, "verify", "-C", ex, bin); code != 0 || !strings.Contains(out, "step        build") {
+		t.Fatalf("gantry verify exited %d\n%s%s", code, out, errOut)
+	}
+	away := t.TempDir()
+	bundle, pub := filepath.Join(away, "evidence.tar"), filepath.Join(away, "signing.pub")
+	if code, _, errOut := gantryIn(t, "evidence", "export", "-C", ex, "-o", bundle); code != 0 {
+		t.Fatalf("gantry evidence export exited %d: %s", code, errOut)
+	}
+	code, key, errOut := gantryIn(t, "keys", "public", "-C", ex)
+	if code != 0 {
+		t.Fatalf("gantry keys public exited %d: %s", code, errOut)
+	}
+	if err := os.WriteFile(pub, []byte(key), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	copied := filepath.Join(away, "webapp")
+	if err := os.CopyFS(filepath.Join(away, "bin"), os.DirFS(filepath.Join(ex, "bin"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(away, "bin", "webapp"), copied); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GANTRY_TRUST_DIR", t.TempDir()) // another machine
+	code, out, errOut = gantryIn(t, "verify", "-C", away, "--bundle", bundle, "--key", pub, "webapp")
+	if code != 0 || !strings.Contains(out, "webapp  sha256:") || !strings.Contains(out, ": verified") {
+		t.Fatalf("gantry verify --bundle exited %d\n%s%s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(away, ".gantry")); !os.IsNotExist(err) {
+		t.Errorf("verifying from a bundle made %s/.gantry (%v)", away, err)
+	}
 }
