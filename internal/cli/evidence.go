@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -67,13 +68,15 @@ func trustDir(e *env) (string, error) {
 	return "", gantry.Errorf(gantry.EUnavailable, "no directory to remember trusted checkpoints in: set GANTRY_TRUST_DIR or HOME")
 }
 
+var nameUnsafe = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
 // ledgerName names a new local ledger: the repository and a random part,
 // so that two repositories (or a repository's state made again) never
 // share an origin that a verifier remembers.
 func ledgerName(repo string) string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
-	base := regexp.MustCompile(`[^A-Za-z0-9._-]+`).ReplaceAllString(filepath.Base(repo), "-")
+	base := nameUnsafe.ReplaceAllString(filepath.Base(repo), "-")
 	return "gantry-local/" + strings.Trim(base, "-") + "-" + hex.EncodeToString(b[:])
 }
 
@@ -160,7 +163,7 @@ private keys are encrypted with it (argon2id and AES-256-GCM).`,
 				enc = "encrypted with " + passphraseVar
 			}
 			fmt.Fprintf(e.stdout, "made keys in %s, %s\n  signing key %s %s\n  ledger key  %s\n",
-				displayPath(keysDir(stateDir)), enc, cmp(alg, string(evidence.ECDSAP256)), hint[:16], pub.Ledger.Name())
+				displayPath(keysDir(stateDir)), enc, cmp.Or(alg, string(evidence.ECDSAP256)), hint[:16], pub.Ledger.Name())
 			return nil
 		},
 	}
@@ -196,13 +199,6 @@ private keys are encrypted with it (argon2id and AES-256-GCM).`,
 	pubCmd.Flags().BoolVar(&ledgerKey, "ledger", false, "print the ledger's checkpoint key (a note verifier key) instead")
 	cmd.AddCommand(gen, pubCmd)
 	return cmd
-}
-
-func cmp(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // openLedgerState opens the store and the ledger's public key for the
@@ -575,7 +571,7 @@ func printChain(w io.Writer, ch *evidence.Chain, ledgerFrom string) {
 	build := ch.Steps[0]
 	fmt.Fprintf(w, "%s  %s: verified\n", ch.Artifact.Name, ch.Artifact.Digest)
 	if build.Source != "" || build.Commit != "" {
-		fmt.Fprintf(w, "  source      %s", cmp(build.Source, "(unknown repository)"))
+		fmt.Fprintf(w, "  source      %s", cmp.Or(build.Source, "(unknown repository)"))
 		if build.Commit != "" {
 			fmt.Fprintf(w, " at commit %s", build.Commit)
 		}
@@ -593,7 +589,7 @@ func printChain(w io.Writer, ch *evidence.Chain, ledgerFrom string) {
 		if !gt.Allowed {
 			decision = "denied: " + strings.Join(gt.Reasons, "; ")
 		}
-		fmt.Fprintf(w, "  gate        %-14s %s (by %s)  ledger #%d\n", gt.Stage, decision, cmp(gt.Decider, "?"), gt.LedgerIndex)
+		fmt.Fprintf(w, "  gate        %-14s %s (by %s)  ledger #%d\n", gt.Stage, decision, cmp.Or(gt.Decider, "?"), gt.LedgerIndex)
 	}
 	fmt.Fprintf(w, "  ledger      %s, checkpoint of %d entries signed", ch.Checkpoint.Origin, ch.Checkpoint.Size)
 	if ch.Trusted != nil {

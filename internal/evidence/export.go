@@ -3,6 +3,7 @@ package evidence
 import (
 	"archive/tar"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -202,7 +203,7 @@ func fileName(a *gantry.Attestation) string {
 	if a.Kind == gantry.KindGate {
 		dir, n = "gates/", a.Stage
 	}
-	return dir + cmpOr(strings.Trim(unsafeName.ReplaceAllString(n, "-"), "-"), "unnamed")
+	return dir + cmp.Or(strings.Trim(unsafeName.ReplaceAllString(n, "-"), "-"), "unnamed")
 }
 
 const bundleReadme = `Gantry evidence bundle
@@ -292,16 +293,9 @@ func ReadBundle(r io.Reader) (*Bundle, error) {
 func (b *Bundle) file(name string) ([]byte, error) {
 	data, ok := b.files[path.Clean(name)]
 	if !ok || name == "" {
-		return nil, gantry.Errorf(gantry.ENotFound, "evidence bundle has no %s", cmpOr(name, "such file"))
+		return nil, gantry.Errorf(gantry.ENotFound, "evidence bundle has no %s", cmp.Or(name, "such file"))
 	}
 	return data, nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // Run returns the run the bundle holds the evidence of, as recorded.
