@@ -43,7 +43,7 @@ type Attestation struct {
 	PredicateType string    `json:"predicate_type"`
 	Subjects      []Subject `json:"subjects"`
 	Envelope      []byte    `json:"-"`            // the DSSE envelope, JSON
-	Bundle        []byte    `json:"-"`            // the same envelope as a Sigstore bundle v0.3, JSON
+	KeyHint       string    `json:"key_hint"`     // the signing key's hint: its Sigstore bundle is made from it and Envelope
 	LedgerIndex   int64     `json:"ledger_index"` // the ledger entry that records Digest
 	CreatedAt     time.Time `json:"created_at"`
 }
@@ -56,10 +56,10 @@ type AttestationFilter struct {
 
 // AttestationStore keeps attestations.
 type AttestationStore interface {
-	// PutAttestation records an attestation of a known run; its Digest
-	// must be the digest of its Envelope. Putting the same digest again is
-	// an EConflict error.
-	PutAttestation(ctx context.Context, a *Attestation) error
+	// PutAttestations records attestations of known runs, all or none;
+	// each Digest must be the digest of its Envelope. Putting a digest
+	// that is stored already is an EConflict error.
+	PutAttestations(ctx context.Context, as []*Attestation) error
 	// Attestation returns the attestation with that digest, or ErrNotFound.
 	Attestation(ctx context.Context, d Digest) (*Attestation, error)
 	// Attestations lists attestations in the order they were put, or by

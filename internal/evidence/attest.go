@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/secure-systems-lab/go-securesystemslib/dsse"
+
 	"gantry.dev/gantry"
 )
 
 // AttestStep makes the signed attestation of a step: its statement in a
-// DSSE envelope and the same envelope as a Sigstore bundle. CreatedAt is
+// DSSE envelope, with the signing key's hint for its Sigstore bundle. CreatedAt is
 // the step's finish time and LedgerIndex is left for the ledger.
 func AttestStep(ctx context.Context, s gantry.Signer, in *StepInput) (*gantry.Attestation, error) {
 	st, err := stepStatement(in)
@@ -43,7 +45,8 @@ func AttestGate(ctx context.Context, s gantry.Signer, in *GateInput) (*gantry.At
 }
 
 // attest signs a statement Gantry built, which needs no parsing to be
-// checked, and wraps it in a bundle.
+// checked. Its bundle is made when asked for (BundleOf): a bundle is the
+// same envelope again, and storing it twice would cost every step.
 func attest(ctx context.Context, s gantry.Signer, st *statement) (*gantry.Attestation, error) {
 	payload, err := st.marshal()
 	if err != nil {
@@ -61,15 +64,24 @@ func attest(ctx context.Context, s gantry.Signer, st *statement) (*gantry.Attest
 	if err != nil {
 		return nil, err
 	}
-	bundle, err := newBundle(env, hint)
-	if err != nil {
-		return nil, err
-	}
 	return &gantry.Attestation{
 		Digest:        gantry.DigestBytes(envJSON),
 		PredicateType: st.predicateType,
 		Subjects:      st.subjects,
 		Envelope:      envJSON,
-		Bundle:        bundle,
+		KeyHint:       hint,
 	}, nil
+}
+
+// BundleOf returns an attestation as a Sigstore bundle v0.3: its envelope
+// and its signing key's hint.
+func BundleOf(a *gantry.Attestation) ([]byte, error) {
+	var env dsse.Envelope
+	if err := json.Unmarshal(a.Envelope, &env); err != nil {
+		return nil, gantry.Errorf(gantry.EInvalid, "bundle of attestation %s: envelope is not DSSE JSON: %w", a.Digest.Short(), err)
+	}
+	if a.KeyHint == "" {
+		return nil, gantry.Errorf(gantry.EInvalid, "bundle of attestation %s: no key hint", a.Digest.Short())
+	}
+	return newBundle(&env, a.KeyHint)
 }

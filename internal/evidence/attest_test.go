@@ -30,7 +30,7 @@ func TestAttestStepAndGate(t *testing.T) {
 		}
 		want := &gantry.Attestation{
 			Digest: a.Digest, RunID: in.Run.ID, Stage: "commit", Step: in.Step.Name, Kind: in.Kind,
-			PredicateType: predicateTypes[in.Kind], Subjects: a.Subjects, Envelope: a.Envelope, Bundle: a.Bundle,
+			PredicateType: predicateTypes[in.Kind], Subjects: a.Subjects, Envelope: a.Envelope, KeyHint: a.KeyHint,
 			CreatedAt: in.Step.FinishedAt,
 		}
 		if diff := cmp.Diff(want, a); diff != "" {
@@ -47,9 +47,16 @@ func TestAttestStepAndGate(t *testing.T) {
 		if diff := cmp.Diff(a.Subjects, subjects); diff != "" {
 			t.Errorf("%s: subjects differ from the signed statement's (-attestation +statement):\n%s", kind, diff)
 		}
-		env, _, err := ParseBundle(a.Bundle)
+		bundle, err := BundleOf(a)
 		if err != nil {
 			t.Fatalf("%s: %v", kind, err)
+		}
+		env, hint, err := ParseBundle(bundle)
+		if err != nil {
+			t.Fatalf("%s: %v", kind, err)
+		}
+		if hint != a.KeyHint {
+			t.Errorf("%s: the bundle's hint %q is not the attestation's %q", kind, hint, a.KeyHint)
 		}
 		if !bytes.Equal(env, a.Envelope) {
 			t.Errorf("%s: the bundle's envelope is not the attestation's:\n%s\n%s", kind, env, a.Envelope)

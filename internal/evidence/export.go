@@ -128,7 +128,11 @@ func Export(ctx context.Context, st ExportSource, run gantry.RunID, w io.Writer,
 		used[base] = true
 		ba := bundleAttestation{Attestation: *a,
 			EnvelopeFile: "attestations/" + base + ".dsse.json", BundleFile: "bundles/" + base + ".sigstore.json"}
-		files[ba.EnvelopeFile], files[ba.BundleFile] = a.Envelope, a.Bundle
+		bundle, err := BundleOf(a)
+		if err != nil {
+			return err
+		}
+		files[ba.EnvelopeFile], files[ba.BundleFile] = a.Envelope, bundle
 		m.Attestations = append(m.Attestations, ba)
 		in, err := ledger.ProveInclusion(ctx, st, a.LedgerIndex, latest.Size)
 		if err != nil {
@@ -228,14 +232,19 @@ type Bundle struct {
 	manifest bundleManifest
 	files    map[string][]byte
 	atts     []*gantry.Attestation
+	bundles  map[gantry.Digest][]byte // Sigstore bundles by attestation
 }
+
+// SigstoreBundle returns the Sigstore bundle the evidence bundle holds of
+// attestation d, or nil.
+func (b *Bundle) SigstoreBundle(d gantry.Digest) []byte { return b.bundles[d] }
 
 var _ Source = (*Bundle)(nil)
 
 // ReadBundle reads an evidence bundle. A malformed one is refused with
 // what is wrong with it.
 func ReadBundle(r io.Reader) (*Bundle, error) {
-	b := &Bundle{files: map[string][]byte{}}
+	b := &Bundle{files: map[string][]byte{}, bundles: map[gantry.Digest][]byte{}}
 	tr := tar.NewReader(r)
 	var total int64
 	for {
@@ -283,8 +292,9 @@ func ReadBundle(r io.Reader) (*Bundle, error) {
 		if !ok {
 			return nil, gantry.Errorf(gantry.EInvalid, "evidence bundle: %s is listed but missing", ba.EnvelopeFile)
 		}
-		a.Envelope, a.Bundle = env, b.files[path.Clean(ba.BundleFile)]
+		a.Envelope = env
 		b.atts = append(b.atts, &a)
+		b.bundles[a.Digest] = b.files[path.Clean(ba.BundleFile)]
 	}
 	return b, nil
 }

@@ -89,6 +89,9 @@ func TestBundleTampering(t *testing.T) {
 		{"envelope", "attestations/steps/package.dsse.json", func(b []byte) []byte {
 			return bytes.Replace(b, []byte(`"payloadType"`), []byte(` "payloadType"`), 1)
 		}, "its envelope was altered"},
+		{"sigstore bundle", "bundles/steps/package.sigstore.json", func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"payload":"`), []byte(`"payload":"eyAg`), 1)
+		}, "its Sigstore bundle holds another envelope"},
 		{"checkpoint", "checkpoint", func(b []byte) []byte {
 			return bytes.Replace(b, []byte("\n3\n"), []byte("\n4\n"), 1)
 		}, "signature"},

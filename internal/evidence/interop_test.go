@@ -36,8 +36,12 @@ func attestFile(t *testing.T, s gantry.Signer) (artifact, bundle string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	b, err := BundleOf(a)
+	if err != nil {
+		t.Fatal(err)
+	}
 	bundle = filepath.Join(dir, "app.sigstore.json")
-	if err := os.WriteFile(bundle, a.Bundle, 0o600); err != nil {
+	if err := os.WriteFile(bundle, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return artifact, bundle

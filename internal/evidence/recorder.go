@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync"
 
 	"gantry.dev/gantry"
 	"gantry.dev/gantry/internal/ledger"
@@ -32,12 +33,23 @@ type RecorderOptions struct {
 // Recorder makes the signed evidence of runs and keeps it: each
 // attestation in the store and its digest in the ledger. It is the
 // engine's Attester.
+//
+// A step's attestation is signed when the step ends, so that a step whose
+// evidence cannot be made fails; it is kept, with the rest of its stage's,
+// when the stage's gate decision is attested: one ledger append and one
+// store transaction per stage rather than per step. Should keeping them
+// fail, the gate denies.
 type Recorder struct {
 	opts RecorderOptions
+
+	mu      sync.Mutex
+	pending map[gantry.RunID][]*gantry.Attestation // signed, not yet kept
 }
 
 // NewRecorder returns a Recorder.
-func NewRecorder(opts RecorderOptions) *Recorder { return &Recorder{opts: opts} }
+func NewRecorder(opts RecorderOptions) *Recorder {
+	return &Recorder{opts: opts, pending: map[gantry.RunID][]*gantry.Attestation{}}
+}
 
 // maxTestReport bounds what is read of a test report artifact.
 const maxTestReport = MaxTestReportSize
@@ -69,7 +81,10 @@ func (r *Recorder) AttestStep(ctx context.Context, run *gantry.Run, step *spec.P
 	if err != nil {
 		return err
 	}
-	return r.keep(ctx, a)
+	r.mu.Lock()
+	r.pending[run.ID] = append(r.pending[run.ID], a)
+	r.mu.Unlock()
+	return nil
 }
 
 // testReport reads and parses the test report among a step's outputs. A
@@ -97,16 +112,15 @@ func (r *Recorder) testReport(ctx context.Context, path string, outputs []gantry
 	return nil, nil
 }
 
-// AttestGate attests a stage's gate decision; its subjects are the
-// attestations of the stage's steps.
+// AttestGate attests a stage's gate decision, whose subjects are the
+// attestations of the stage's steps, and keeps them all.
 func (r *Recorder) AttestGate(ctx context.Context, run *gantry.Run, stage *gantry.StageResult, _ []*gantry.StepResult) error {
-	all, err := r.opts.Store.Attestations(ctx, gantry.AttestationFilter{RunID: run.ID})
-	if err != nil {
-		return fmt.Errorf("read the attestations of stage %s: %w", stage.Name, err)
-	}
+	r.mu.Lock()
+	pending := r.pending[run.ID]
+	r.mu.Unlock()
 	var steps []*gantry.Attestation
-	for _, a := range all {
-		if a.Stage == stage.Name && a.Kind != gantry.KindGate {
+	for _, a := range pending {
+		if a.Stage == stage.Name {
 			steps = append(steps, a)
 		}
 	}
@@ -114,27 +128,50 @@ func (r *Recorder) AttestGate(ctx context.Context, run *gantry.Run, stage *gantr
 	if err != nil {
 		return err
 	}
-	return r.keep(ctx, a)
+	r.mu.Lock()
+	r.pending[run.ID] = append(r.pending[run.ID], a)
+	r.mu.Unlock()
+	return r.flush(ctx, run.ID)
 }
 
-// keep appends the attestation's digest to the ledger, then stores it
-// with its entry's index. A crash between the two leaves a ledger entry
-// without its attestation, which verifies; never the reverse.
-func (r *Recorder) keep(ctx context.Context, a *gantry.Attestation) error {
-	idx, err := r.opts.Log.Append(ctx, ledger.Leaf{Kind: ledger.KindAttestation, Digest: a.Digest})
+// flush keeps a run's pending attestations: it appends their digests to
+// the ledger, then stores them with their entries' indexes. A crash
+// between the two leaves ledger entries without attestations, which
+// verify; never an attestation the ledger does not hold.
+func (r *Recorder) flush(ctx context.Context, run gantry.RunID) error {
+	r.mu.Lock()
+	as := r.pending[run]
+	delete(r.pending, run)
+	r.mu.Unlock()
+	if len(as) == 0 {
+		return nil
+	}
+	leaves := make([]ledger.Leaf, len(as))
+	for i, a := range as {
+		leaves[i] = ledger.Leaf{Kind: ledger.KindAttestation, Digest: a.Digest}
+	}
+	idx, err := r.opts.Log.Append(ctx, leaves...)
 	if err != nil {
 		return fmt.Errorf("append to the ledger: %w", err)
 	}
-	a.LedgerIndex = idx[0]
-	if err := r.opts.Store.PutAttestation(ctx, a); err != nil {
-		return fmt.Errorf("store attestation: %w", err)
+	for i, a := range as {
+		a.LedgerIndex = idx[i]
+	}
+	if err := r.opts.Store.PutAttestations(ctx, as); err != nil {
+		return fmt.Errorf("store attestations: %w", err)
 	}
 	return nil
 }
 
-// Seal signs a checkpoint of the ledger that covers the run's evidence
-// and stores the inclusion proof of each of its entries.
-func (r *Recorder) Seal(ctx context.Context, _ *gantry.Run) error {
+// Seal keeps what is left of the run's evidence, then signs a checkpoint
+// of the ledger that covers it and stores the inclusion proof of each of
+// its entries.
+func (r *Recorder) Seal(ctx context.Context, run *gantry.Run) error {
+	// A cancelled stage attests no gate: its steps' evidence is kept
+	// here.
+	if err := r.flush(ctx, run.ID); err != nil {
+		return err
+	}
 	if _, err := r.opts.Log.Checkpoint(ctx); err != nil {
 		return fmt.Errorf("checkpoint the ledger: %w", err)
 	}

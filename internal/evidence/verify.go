@@ -209,8 +209,14 @@ func (v *verifier) check(ctx context.Context, a *gantry.Attestation, subject gan
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	if len(a.Bundle) > 0 {
-		benv, _, err := ParseBundle(a.Bundle)
+	// An exported bundle also holds each attestation as a Sigstore bundle,
+	// which other tools verify: it must hold the same envelope.
+	if sb, ok := v.src.(interface{ SigstoreBundle(gantry.Digest) []byte }); ok {
+		data := sb.SigstoreBundle(a.Digest)
+		if data == nil {
+			return nil, gantry.Errorf(gantry.EConflict, "%s: its Sigstore bundle is missing", what)
+		}
+		benv, _, err := ParseBundle(data)
 		if err != nil {
 			return nil, fmt.Errorf("%s: bundle: %w", what, err)
 		}

@@ -4,7 +4,7 @@ import "gantry.dev/gantry"
 
 // CheckAttestation returns an EInvalid error when a cannot be stored: it
 // needs its run, stage, kind, predicate type, at least one subject with a
-// well-formed digest, an envelope whose digest is a.Digest, a bundle, a
+// well-formed digest, an envelope whose digest is a.Digest, a key hint, a
 // ledger index and a creation time.
 func CheckAttestation(a *gantry.Attestation) error {
 	switch {
@@ -18,8 +18,8 @@ func CheckAttestation(a *gantry.Attestation) error {
 		return gantry.Errorf(gantry.EInvalid, "attestation %s has no kind or predicate type", a.Digest)
 	case len(a.Subjects) == 0:
 		return gantry.Errorf(gantry.EInvalid, "attestation %s has no subject", a.Digest)
-	case len(a.Envelope) == 0 || len(a.Bundle) == 0:
-		return gantry.Errorf(gantry.EInvalid, "attestation %s has no envelope or bundle", a.Digest)
+	case len(a.Envelope) == 0 || a.KeyHint == "":
+		return gantry.Errorf(gantry.EInvalid, "attestation %s has no envelope or key hint", a.Digest)
 	case !ValidDigest(a.Digest) || gantry.DigestBytes(a.Envelope) != a.Digest:
 		return gantry.Errorf(gantry.EInvalid, "attestation %q: digest is not the envelope's", a.Digest)
 	case a.LedgerIndex < 0:

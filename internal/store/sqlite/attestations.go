@@ -11,54 +11,65 @@ import (
 )
 
 const attestationColumns = `a.digest, a.run_id, a.stage, a.step, a.kind, a.predicate_type, a.subjects_json,
-	a.envelope, a.bundle, a.ledger_index, a.created_at`
+	a.envelope, a.key_hint, a.ledger_index, a.created_at`
 
 const insertAttestationSQL = `INSERT INTO attestations (digest, run_id, stage, step, kind, predicate_type,
-	subjects_json, envelope, bundle, ledger_index, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	subjects_json, envelope, key_hint, ledger_index, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-// PutAttestation records an attestation of a known run.
-func (s *Store) PutAttestation(ctx context.Context, a *gantry.Attestation) error {
+// PutAttestations records attestations of known runs, all or none.
+func (s *Store) PutAttestations(ctx context.Context, as []*gantry.Attestation) error {
 	if err := s.check(); err != nil {
 		return err
 	}
-	if err := store.CheckAttestation(a); err != nil {
-		return err
-	}
-	subjects, err := json.Marshal(a.Subjects)
-	if err != nil {
-		return fmt.Errorf("put attestation %s: %w", a.Digest, err)
-	}
-	err = s.write(ctx, func(ctx context.Context) error {
-		res, err := s.insertAttestation.ExecContext(ctx, a.Digest, a.RunID, a.Stage, a.Step, a.Kind, a.PredicateType, string(subjects), a.Envelope, a.Bundle,
-			a.LedgerIndex, a.CreatedAt.UnixNano())
-		if err != nil {
+	subjects := make([]string, len(as))
+	for i, a := range as {
+		if err := store.CheckAttestation(a); err != nil {
 			return err
 		}
-		id, err := res.LastInsertId()
+		b, err := json.Marshal(a.Subjects)
 		if err != nil {
-			return err
+			return fmt.Errorf("put attestation %s: %w", a.Digest, err)
 		}
-		seen := map[gantry.Digest]bool{}
-		for _, sub := range a.Subjects {
-			if seen[sub.Digest] {
-				continue
-			}
-			seen[sub.Digest] = true
-			if _, err := s.insertSubject.ExecContext(ctx, id, sub.Digest); err != nil {
+		subjects[i] = string(b)
+	}
+	if len(as) == 0 {
+		return nil
+	}
+	var current *gantry.Attestation
+	err := s.write(ctx, func(ctx context.Context) error {
+		for i, a := range as {
+			current = a
+			res, err := s.insertAttestation.ExecContext(ctx, a.Digest, a.RunID, a.Stage, a.Step, a.Kind, a.PredicateType,
+				subjects[i], a.Envelope, a.KeyHint, a.LedgerIndex, a.CreatedAt.UnixNano())
+			if err != nil {
 				return err
+			}
+			id, err := res.LastInsertId()
+			if err != nil {
+				return err
+			}
+			seen := map[gantry.Digest]bool{}
+			for _, sub := range a.Subjects {
+				if seen[sub.Digest] {
+					continue
+				}
+				seen[sub.Digest] = true
+				if _, err := s.insertSubject.ExecContext(ctx, id, sub.Digest); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	})
 	switch {
+	case err == nil:
+		return nil
 	case isForeignKey(err):
-		return gantry.Errorf(gantry.ENotFound, "put attestation %s: run %s not found", a.Digest.Short(), a.RunID)
+		return gantry.Errorf(gantry.ENotFound, "put attestation %s: run %s not found", current.Digest.Short(), current.RunID)
 	case isUnique(err):
-		return gantry.Errorf(gantry.EConflict, "put attestation %s: already recorded", a.Digest.Short())
-	case err != nil:
-		return wrap(err, "put attestation %s", a.Digest.Short())
+		return gantry.Errorf(gantry.EConflict, "put attestation %s: already recorded", current.Digest.Short())
 	}
-	return nil
+	return wrap(err, "put attestation %s", current.Digest.Short())
 }
 
 // Attestation returns the attestation with digest d.
@@ -136,7 +147,7 @@ func scanAttestations(rows *sql.Rows) ([]*gantry.Attestation, error) {
 			created  int64
 		)
 		if err := rows.Scan(&a.Digest, &a.RunID, &a.Stage, &a.Step, &a.Kind, &a.PredicateType, &subjects,
-			&a.Envelope, &a.Bundle, &a.LedgerIndex, &created); err != nil {
+			&a.Envelope, &a.KeyHint, &a.LedgerIndex, &created); err != nil {
 			return nil, err
 		}
 		if err := json.Unmarshal([]byte(subjects), &a.Subjects); err != nil {

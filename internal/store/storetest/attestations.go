@@ -19,6 +19,7 @@ var attestationTests = []storeTest{
 	{"Attestations/Duplicate", testAttestationsDuplicate},
 	{"Attestations/UnknownRun", testAttestationsUnknownRun},
 	{"Attestations/Invalid", testAttestationsInvalid},
+	{"Attestations/AllOrNothing", testAttestationsAllOrNothing},
 }
 
 func newAttestation(run gantry.RunID, step string, index int64, subjects ...gantry.Subject) *gantry.Attestation {
@@ -32,7 +33,7 @@ func newAttestation(run gantry.RunID, step string, index int64, subjects ...gant
 		PredicateType: "https://slsa.dev/provenance/v1",
 		Subjects:      subjects,
 		Envelope:      env,
-		Bundle:        append([]byte(`{"bundle":`), append(env, '}')...),
+		KeyHint:       "5e0c7d6f2a1b",
 		LedgerIndex:   index,
 		CreatedAt:     t0.Add(time.Duration(index) * time.Second),
 	}
@@ -48,7 +49,7 @@ func testAttestationsRoundTrip(t *testing.T, s gantry.Store) {
 	g := newAttestation(r.ID, "", 2, gantry.Subject{Name: "attestation/build", Digest: a.Digest})
 	g.Kind, g.PredicateType = gantry.KindGate, "https://gantry.dev/attestation/gate/v1"
 	for _, x := range []*gantry.Attestation{a, b, g} {
-		if err := s.PutAttestation(ctx, x); err != nil {
+		if err := s.PutAttestations(ctx, []*gantry.Attestation{x}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -85,7 +86,7 @@ func testAttestationsBySubject(t *testing.T, s gantry.Store) {
 	a2 := newAttestation(new.ID, "build", 1, bin)
 	other := newAttestation(new.ID, "lint", 2, gantry.Subject{Name: "lint.log", Digest: digest("lint")})
 	for _, x := range []*gantry.Attestation{a1, a2, other} {
-		if err := s.PutAttestation(ctx, x); err != nil {
+		if err := s.PutAttestations(ctx, []*gantry.Attestation{x}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -110,19 +111,19 @@ func testAttestationsDuplicate(t *testing.T, s gantry.Store) {
 	r := newRun("run-d", t0)
 	mustCreate(t, s, r)
 	a := newAttestation(r.ID, "build", 0, gantry.Subject{Name: "x", Digest: digest("x")})
-	if err := s.PutAttestation(ctx, a); err != nil {
+	if err := s.PutAttestations(ctx, []*gantry.Attestation{a}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutAttestation(ctx, a); gantry.ErrorKind(err) != gantry.EConflict {
-		t.Errorf("second PutAttestation: %v, want EConflict", err)
+	if err := s.PutAttestations(ctx, []*gantry.Attestation{a}); gantry.ErrorKind(err) != gantry.EConflict {
+		t.Errorf("second PutAttestations: %v, want EConflict", err)
 	}
 }
 
 func testAttestationsUnknownRun(t *testing.T, s gantry.Store) {
 	ctx := context.Background()
 	a := newAttestation("nosuch", "build", 0, gantry.Subject{Name: "x", Digest: digest("x")})
-	if err := s.PutAttestation(ctx, a); !errors.Is(err, gantry.ErrNotFound) {
-		t.Errorf("PutAttestation of an unknown run: %v, want ErrNotFound", err)
+	if err := s.PutAttestations(ctx, []*gantry.Attestation{a}); !errors.Is(err, gantry.ErrNotFound) {
+		t.Errorf("PutAttestations of an unknown run: %v, want ErrNotFound", err)
 	}
 	if _, err := s.Attestations(ctx, gantry.AttestationFilter{RunID: "nosuch"}); !errors.Is(err, gantry.ErrNotFound) {
 		t.Errorf("Attestations of an unknown run: %v, want ErrNotFound", err)
@@ -143,14 +144,14 @@ func testAttestationsInvalid(t *testing.T, s gantry.Store) {
 		"subject name":    func(a *gantry.Attestation) { a.Subjects = []gantry.Subject{{Digest: digest("x")}} },
 		"digest mismatch": func(a *gantry.Attestation) { a.Digest = digest("another envelope") },
 		"no envelope":     func(a *gantry.Attestation) { a.Envelope = nil },
-		"no bundle":       func(a *gantry.Attestation) { a.Bundle = nil },
+		"no key hint":     func(a *gantry.Attestation) { a.KeyHint = "" },
 		"negative index":  func(a *gantry.Attestation) { a.LedgerIndex = -1 },
 		"no time":         func(a *gantry.Attestation) { a.CreatedAt = time.Time{} },
 	} {
 		a := newAttestation(r.ID, "build", 0, sub)
 		mutate(a)
-		if err := s.PutAttestation(ctx, a); gantry.ErrorKind(err) != gantry.EInvalid {
-			t.Errorf("%s: PutAttestation = %v, want EInvalid", name, err)
+		if err := s.PutAttestations(ctx, []*gantry.Attestation{a}); gantry.ErrorKind(err) != gantry.EInvalid {
+			t.Errorf("%s: PutAttestations = %v, want EInvalid", name, err)
 		}
 	}
 	if got, err := s.Attestations(ctx, gantry.AttestationFilter{RunID: r.ID}); err != nil || len(got) != 0 {
@@ -160,5 +161,31 @@ func testAttestationsInvalid(t *testing.T, s gantry.Store) {
 		if _, err := s.Attestations(ctx, f); gantry.ErrorKind(err) != gantry.EInvalid {
 			t.Errorf("Attestations(%+v) = %v, want EInvalid", f, err)
 		}
+	}
+}
+
+func testAttestationsAllOrNothing(t *testing.T, s gantry.Store) {
+	ctx := context.Background()
+	r := newRun("run-all", t0)
+	mustCreate(t, s, r)
+	sub := gantry.Subject{Name: "x", Digest: digest("x")}
+	a, b := newAttestation(r.ID, "a", 0, sub), newAttestation(r.ID, "b", 1, sub)
+	if err := s.PutAttestations(ctx, []*gantry.Attestation{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	c := newAttestation(r.ID, "c", 2, sub)
+	if err := s.PutAttestations(ctx, []*gantry.Attestation{c, b}); gantry.ErrorKind(err) != gantry.EConflict {
+		t.Fatalf("a batch with a stored digest: %v, want EConflict", err)
+	}
+	orphan := newAttestation("nosuch", "d", 3, sub)
+	if err := s.PutAttestations(ctx, []*gantry.Attestation{c, orphan}); !errors.Is(err, gantry.ErrNotFound) {
+		t.Fatalf("a batch with an unknown run: %v, want ErrNotFound", err)
+	}
+	got, err := s.Attestations(ctx, gantry.AttestationFilter{RunID: r.ID})
+	if err != nil || len(got) != 2 {
+		t.Errorf("after failed batches: %d attestations, %v; want the first two only", len(got), err)
+	}
+	if err := s.PutAttestations(ctx, nil); err != nil {
+		t.Errorf("an empty batch: %v", err)
 	}
 }

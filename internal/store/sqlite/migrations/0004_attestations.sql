@@ -1,5 +1,6 @@
--- Signed attestations of steps and gate decisions. The envelope and the
--- bundle are kept byte for byte: they are what signatures cover.
+-- Signed attestations of steps and gate decisions. The envelope is kept
+-- byte for byte: it is what the signature covers. Its Sigstore bundle is
+-- made from it and the key hint when asked for.
 CREATE TABLE attestations (
 	id             INTEGER PRIMARY KEY,
 	digest         TEXT NOT NULL UNIQUE,
@@ -10,7 +11,7 @@ CREATE TABLE attestations (
 	predicate_type TEXT NOT NULL,
 	subjects_json  TEXT NOT NULL,
 	envelope       BLOB NOT NULL,
-	bundle         BLOB NOT NULL,
+	key_hint       TEXT NOT NULL,
 	ledger_index   INTEGER NOT NULL,
 	created_at     INTEGER NOT NULL
 ) STRICT;
