@@ -18,6 +18,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"gantry.dev/gantry"
+	"gantry.dev/gantry/internal/store/sqlite"
 )
 
 // The benchmarks of the targets. The large log is built once per
@@ -72,7 +73,15 @@ func bigLog(b *testing.B) string {
 		bigLogPath = filepath.Join(dir, fmt.Sprintf("ledger-%d-%d.db", benchEntries, benchCheckpointEvery))
 		done := bigLogPath + ".done"
 		if _, err := os.Stat(done); err == nil {
-			return
+			// A log cached by an older Gantry whose schema this one
+			// cannot open is built again.
+			st, err := sqlite.Open(context.Background(), bigLogPath)
+			if err == nil {
+				st.Close()
+				return
+			}
+			fmt.Fprintf(os.Stderr, "rebuilding the cached ledger: %v\n", err)
+			os.Remove(done)
 		}
 		os.Remove(bigLogPath)
 		start := time.Now()
