@@ -62,9 +62,24 @@ func SourceURI(root string) string {
 		return local
 	}
 	if u := remoteURL(string(b), "origin"); u != "" {
-		return "git+" + u
+		return "git+" + asURL(u)
 	}
 	return local
+}
+
+// asURL spells the forms git accepts for a remote as URLs: a path as a
+// file URL, and scp-like host:path as an ssh URL.
+func asURL(remote string) string {
+	switch {
+	case strings.Contains(remote, "://"):
+		return remote
+	case strings.HasPrefix(remote, "/"):
+		return "file://" + filepath.ToSlash(filepath.Clean(remote))
+	}
+	if host, p, ok := strings.Cut(remote, ":"); ok && !strings.Contains(host, "/") {
+		return "ssh://" + host + "/" + strings.TrimPrefix(p, "/")
+	}
+	return remote
 }
 
 // remoteURL finds the url of a remote in a git config file.

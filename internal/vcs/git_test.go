@@ -93,6 +93,16 @@ func TestRemoteURL(t *testing.T) {
 	if got := remoteURL(config, "origin"); got != "https://example.com/shop.git" {
 		t.Errorf("origin = %q, want the URL without credentials", got)
 	}
+	for in, want := range map[string]string{
+		"https://example.com/a.git":      "https://example.com/a.git",
+		"/srv/git/shop/.":                "file:///srv/git/shop",
+		"git@example.com:acme/shop.git":  "ssh://git@example.com/acme/shop.git",
+		"ssh://git@example.com/shop.git": "ssh://git@example.com/shop.git",
+	} {
+		if got := asURL(in); got != want {
+			t.Errorf("asURL(%q) = %q, want %q", in, got, want)
+		}
+	}
 	if got := remoteURL(config, "nosuch"); got != "" {
 		t.Errorf("a missing remote = %q", got)
 	}
