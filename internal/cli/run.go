@@ -147,7 +147,7 @@ func runPipeline(ctx context.Context, e *env, g *globals, f *runFlags) error {
 		return err
 	}
 	recorder := evidence.NewRecorder(evidence.RecorderOptions{
-		Signer: keys.signer, Store: store, Blobs: blobs, Log: log,
+		Signer: keys.signer, Findings: store, Blobs: blobs, Keeper: evidence.LedgerKeeper{Log: log, Store: store},
 		Repo: vcs.SourceURI(workspace), BuilderID: localBuilderID,
 	})
 

@@ -168,6 +168,6 @@ func benchRecorder(b *testing.B, st *sqlite.Store, blobs gantry.BlobStore, keyDi
 	if err != nil {
 		b.Fatal(err)
 	}
-	return evidence.NewRecorder(evidence.RecorderOptions{Signer: signer, Store: st, Blobs: blobs, Log: log,
+	return evidence.NewRecorder(evidence.RecorderOptions{Signer: signer, Findings: st, Blobs: blobs, Keeper: evidence.LedgerKeeper{Log: log, Store: st},
 		Repo: "https://git.example/bench", BuilderID: "https://gantry.dev/builders/bench/v1"})
 }

@@ -11,19 +11,65 @@ import (
 	"gantry.dev/gantry/internal/spec"
 )
 
-// RecorderStore is what a Recorder keeps evidence in and reads findings
-// from.
-type RecorderStore interface {
-	gantry.AttestationStore
-	gantry.FindingStore
+// A Keeper keeps signed attestations: appends their digests to a ledger
+// and stores them. LedgerKeeper does it here; an agent's keeper sends them
+// to its server, which checks them before it keeps them.
+type Keeper interface {
+	// Keep keeps attestations, setting their LedgerIndex.
+	Keep(ctx context.Context, as []*gantry.Attestation) error
+	// Seal makes what was kept provable: a signed checkpoint.
+	Seal(ctx context.Context, run gantry.RunID) error
+}
+
+// LedgerKeeper keeps attestations in a ledger and a store.
+type LedgerKeeper struct {
+	Log   *ledger.Log
+	Store gantry.AttestationStore
+}
+
+var _ Keeper = LedgerKeeper{}
+
+// Keep appends the attestations' digests to the ledger, then stores them
+// with their entries' indexes. A crash between the two leaves ledger
+// entries without attestations, which verify; never an attestation the
+// ledger does not hold.
+func (k LedgerKeeper) Keep(ctx context.Context, as []*gantry.Attestation) error {
+	if len(as) == 0 {
+		return nil
+	}
+	leaves := make([]ledger.Leaf, len(as))
+	for i, a := range as {
+		leaves[i] = ledger.Leaf{Kind: ledger.KindAttestation, Digest: a.Digest}
+	}
+	idx, err := k.Log.Append(ctx, leaves...)
+	if err != nil {
+		return fmt.Errorf("append to the ledger: %w", err)
+	}
+	for i, a := range as {
+		a.LedgerIndex = idx[i]
+	}
+	if err := k.Store.PutAttestations(ctx, as); err != nil {
+		return fmt.Errorf("store attestations: %w", err)
+	}
+	return nil
+}
+
+// Seal signs a checkpoint of the ledger and stores the inclusion proof of
+// each entry added since the last.
+func (k LedgerKeeper) Seal(ctx context.Context, _ gantry.RunID) error {
+	if _, err := k.Log.Checkpoint(ctx); err != nil {
+		return fmt.Errorf("checkpoint the ledger: %w", err)
+	}
+	return nil
 }
 
 // RecorderOptions configure a Recorder.
 type RecorderOptions struct {
 	Signer gantry.Signer
-	Store  RecorderStore
-	Blobs  gantry.BlobStore // where test reports are read from
-	Log    *ledger.Log
+	// Findings are read for scanners' attestations.
+	Findings gantry.FindingStore
+	Blobs    gantry.BlobStore // where test reports are read from
+	Keeper   Keeper
 	// Repo is the source repository's URI and BuilderID what runs the
 	// steps, as provenance names them.
 	Repo      string
@@ -61,7 +107,7 @@ func (r *Recorder) AttestStep(ctx context.Context, run *gantry.Run, step *spec.P
 	}
 	switch kind {
 	case gantry.KindVulns, gantry.KindScan:
-		recs, err := r.opts.Store.Findings(ctx, run.ID, res.Name)
+		recs, err := r.opts.Findings.Findings(ctx, run.ID, res.Name)
 		if err != nil {
 			return fmt.Errorf("read the findings of step %s: %w", res.Name, err)
 		}
@@ -134,33 +180,13 @@ func (r *Recorder) AttestGate(ctx context.Context, run *gantry.Run, stage *gantr
 	return r.flush(ctx, run.ID)
 }
 
-// flush keeps a run's pending attestations: it appends their digests to
-// the ledger, then stores them with their entries' indexes. A crash
-// between the two leaves ledger entries without attestations, which
-// verify; never an attestation the ledger does not hold.
+// flush keeps a run's pending attestations.
 func (r *Recorder) flush(ctx context.Context, run gantry.RunID) error {
 	r.mu.Lock()
 	as := r.pending[run]
 	delete(r.pending, run)
 	r.mu.Unlock()
-	if len(as) == 0 {
-		return nil
-	}
-	leaves := make([]ledger.Leaf, len(as))
-	for i, a := range as {
-		leaves[i] = ledger.Leaf{Kind: ledger.KindAttestation, Digest: a.Digest}
-	}
-	idx, err := r.opts.Log.Append(ctx, leaves...)
-	if err != nil {
-		return fmt.Errorf("append to the ledger: %w", err)
-	}
-	for i, a := range as {
-		a.LedgerIndex = idx[i]
-	}
-	if err := r.opts.Store.PutAttestations(ctx, as); err != nil {
-		return fmt.Errorf("store attestations: %w", err)
-	}
-	return nil
+	return r.opts.Keeper.Keep(ctx, as)
 }
 
 // Seal keeps what is left of the run's evidence, then signs a checkpoint
@@ -172,8 +198,5 @@ func (r *Recorder) Seal(ctx context.Context, run *gantry.Run) error {
 	if err := r.flush(ctx, run.ID); err != nil {
 		return err
 	}
-	if _, err := r.opts.Log.Checkpoint(ctx); err != nil {
-		return fmt.Errorf("checkpoint the ledger: %w", err)
-	}
-	return nil
+	return r.opts.Keeper.Seal(ctx, run.ID)
 }

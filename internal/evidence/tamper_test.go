@@ -84,7 +84,7 @@ func (w *world) build(signer gantry.Signer, content string) (bin, tarball gantry
 	if err := w.store.CreateRun(ctx, r); err != nil {
 		w.t.Fatal(err)
 	}
-	rec := NewRecorder(RecorderOptions{Signer: signer, Store: w.store, Log: w.log, Repo: "https://git.example/shop", BuilderID: "https://gantry.dev/builders/test/v1"})
+	rec := NewRecorder(RecorderOptions{Signer: signer, Findings: w.store, Keeper: LedgerKeeper{Log: w.log, Store: w.store}, Repo: "https://git.example/shop", BuilderID: "https://gantry.dev/builders/test/v1"})
 	bin = gantry.DigestBytes([]byte("binary " + content))
 	tarball = gantry.DigestBytes([]byte("tarball " + content))
 	steps := []*gantry.StepResult{
