@@ -1,5 +1,7 @@
 // Package secrets holds what Gantry knows about secret values: where they
-// come from in local mode, and how they are kept out of every log line.
+// come from in local mode, and how they are kept out of every log line; on
+// a server, how they are kept write-only and encrypted at rest (Keyring,
+// Sealer, Service), or in HashiCorp Vault (Vault, NewVaultService).
 package secrets
 
 import (
