@@ -82,6 +82,7 @@ type Store struct {
 	getRun, runExists, listStages, listSteps *sql.Stmt
 	stepLogs, runLogs                        *sql.Stmt
 	ledger                                   ledgerStmts // on both
+	server                                   serverStmts // on both
 }
 
 // Open opens the database file at path, creating it if needed, and brings
@@ -254,7 +255,10 @@ func (s *Store) prepare(ctx context.Context) error {
 		}
 		s.insertLogs[i] = stmt
 	}
-	return s.prepareLedger(ctx)
+	if err := s.prepareLedger(ctx); err != nil {
+		return err
+	}
+	return s.prepareServer(ctx)
 }
 
 // exclusive runs f holding the writer connection. f's context cannot be
@@ -346,7 +350,7 @@ func (s *Store) closeDBs() error {
 	var errs []error
 	for _, st := range append([]*sql.Stmt{s.begin, s.commit, s.rollback, s.insertRun, s.updateRun,
 		s.upsertStage, s.upsertStep, s.insertArtifact, s.insertAttestation, s.insertSubject, s.getRun, s.runExists, s.listStages,
-		s.listSteps, s.stepLogs, s.runLogs}, append(s.insertLogs[:], s.ledger.all()...)...) {
+		s.listSteps, s.stepLogs, s.runLogs}, append(append(s.insertLogs[:], s.ledger.all()...), s.server.all()...)...) {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

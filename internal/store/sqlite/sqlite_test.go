@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,6 +27,24 @@ func openTemp(t testing.TB) *Store {
 
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) gantry.Store { return openTemp(t) })
+}
+
+func TestServerStore(t *testing.T) {
+	storetest.RunServer(t, func(t *testing.T) gantry.ServerStore { return openTemp(t) })
+	// Two stores on one file, as two servers (or two processes) share it.
+	storetest.RunServerShared(t, func(t *testing.T) (gantry.ServerStore, gantry.ServerStore) {
+		path := filepath.Join(t.TempDir(), "gantry.db")
+		a, err := Open(t.Context(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := Open(t.Context(), path)
+		if err != nil {
+			a.Close()
+			t.Fatal(err)
+		}
+		return a, b
+	})
 }
 
 func TestPragmas(t *testing.T) {
@@ -354,26 +374,160 @@ func TestQueryPlans(t *testing.T) {
 		q, _ := artifactsQuery(f)
 		queries = append(queries, q)
 	}
-	for _, q := range queries {
-		n := strings.Count(q, "?")
-		rows, err := s.w.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, make([]any, n)...)
-		if err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, notused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
+	// The server's reads neither scan nor sort: each walks an index in
+	// the order it returns.
+	local := len(queries)
+	queries = append(queries, leaseJobSQL, renewLeaseSQL, finishJobSQL, getJobSQL, jobExistsSQL,
+		getProjectSQL, getUserSQL, userExistsSQL, userGrantsSQL, projectGrantsSQL,
+		grantSQL, tokenByHashSQL, listTokensSQL, setLedgerIndexSQL, auditExistsSQL, getSecretSQL,
+		listSecretsSQL, getAgentSQL)
+	for _, f := range []gantry.JobFilter{{}, {Status: gantry.JobQueued}, {Status: gantry.JobLeased, Limit: 5},
+		{Status: gantry.JobFinished}, {RunID: "r"}, {RunID: "r", Status: gantry.JobQueued}} {
+		q, _ := jobsQuery(f)
+		queries = append(queries, q)
+	}
+	for _, f := range []gantry.AuditFilter{{Actor: "a"}, {Action: "login", Limit: 5}, {Actor: "a", Action: "b"}} {
+		q, _ := auditQuery(f)
+		queries = append(queries, q)
+	}
+	// The lists of a whole table scan it, in the order of its key.
+	all, _ := auditQuery(gantry.AuditFilter{Limit: 10})
+	lists := []string{listProjectsSQL, listUsersSQL, listAgentsSQL, all}
+	for i, q := range append(queries, lists...) {
+		plan := queryPlan(t, s, q)
 		for _, step := range plan {
-			if strings.HasPrefix(step, "SCAN ") && !strings.Contains(step, "INDEX") {
-				t.Errorf("query scans a table:\n%s\nplan:\n  %s", q, strings.Join(plan, "\n  "))
+			scan := strings.HasPrefix(step, "SCAN ") && !strings.Contains(step, "INDEX") && i < len(queries)
+			sort := strings.Contains(step, "TEMP B-TREE") && i >= local
+			if scan || sort {
+				t.Errorf("query scans a table or sorts:\n%s\nplan:\n  %s", q, strings.Join(plan, "\n  "))
 			}
 		}
+	}
+	// A lease reads jobs_leasable alone until it has found its job.
+	if plan := strings.Join(queryPlan(t, s, leaseJobSQL), "\n"); !strings.Contains(plan, "SCAN jobs USING COVERING INDEX jobs_leasable") {
+		t.Errorf("the lease does not scan jobs_leasable alone:\n%s", plan)
+	}
+}
+
+// queryPlan returns the steps of q's plan.
+func queryPlan(t *testing.T, s *Store, q string) []string {
+	t.Helper()
+	n := strings.Count(q, "?")
+	for i := 1; strings.Contains(q, fmt.Sprintf("?%d", i)); i++ {
+		n = i // numbered parameters: as many as the highest
+	}
+	rows, err := s.w.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, make([]any, n)...)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return plan
+}
+
+// BenchmarkLeaseJob is an agent's pickup of a job from a queue of 1,000
+// jobs, as the store sees it.
+//
+// "lease" is one LeaseJob alone: the clock moves on by a nanosecond a
+// lease, and each lease lasts one, so that the oldest jobs expire and are
+// leased again, and the queue stays 1,000 long. The others are a whole
+// pickup: one LeaseJob (lease-ns), one FinishJob, and a new job queued at
+// the back. "labels" has every job need two labels, which the agent has
+// among three; "4-agents" has four agents at it at once; "behind-finished"
+// has 10,000 finished jobs older than the queue.
+func BenchmarkLeaseJob(b *testing.B) {
+	for _, bc := range []struct {
+		name     string
+		labels   []string // each job's
+		have     []string // the agent's
+		agents   int
+		finished int
+	}{
+		{name: "lease"},
+		{name: "pickup", agents: 1},
+		{name: "labels", labels: []string{"linux", "docker"}, have: []string{"arm64", "docker", "linux"}, agents: 1},
+		{name: "4-agents", agents: 4},
+		{name: "behind-finished", agents: 1, finished: 10000},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			s := openTemp(b)
+			defer s.Close()
+			ctx := b.Context()
+			run := benchRun(b, s)
+			now := time.Now()
+			var seq atomic.Int64
+			enqueue := func() {
+				i := seq.Add(1)
+				j := &gantry.Job{ID: gantry.JobID(fmt.Sprintf("job-%09d", i)), RunID: run, Project: "shop",
+					Labels: bc.labels, CreatedAt: now.Add(time.Duration(i))}
+				if err := s.EnqueueJob(ctx, j); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for range bc.finished {
+				enqueue()
+				j, err := s.LeaseJob(ctx, "setup", bc.have, now, time.Hour)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := s.FinishJob(ctx, j.ID, "setup", now); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for range 1000 {
+				enqueue()
+			}
+			var leaseNs atomic.Int64
+			pickup := func(agent string) {
+				start := time.Now()
+				j, err := s.LeaseJob(ctx, agent, bc.have, now, time.Minute)
+				leaseNs.Add(int64(time.Since(start)))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := s.FinishJob(ctx, j.ID, agent, now); err != nil {
+					b.Fatal(err)
+				}
+				enqueue()
+			}
+			cpu := processCPU()
+			switch bc.agents {
+			case 0:
+				t := now
+				for b.Loop() {
+					t = t.Add(time.Nanosecond)
+					if _, err := s.LeaseJob(ctx, "agent-1", bc.have, t, time.Nanosecond); err != nil {
+						b.Fatal(err)
+					}
+				}
+				leaseNs.Store(b.Elapsed().Nanoseconds())
+			case 1:
+				for b.Loop() {
+					pickup("agent-1")
+				}
+			default:
+				b.SetParallelism((bc.agents + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+				var agents atomic.Int64
+				b.RunParallel(func(pb *testing.PB) {
+					agent := fmt.Sprintf("agent-%d", agents.Add(1))
+					for pb.Next() {
+						pickup(agent)
+					}
+				})
+			}
+			reportCPU(b, cpu)
+			b.ReportMetric(float64(leaseNs.Load())/float64(b.N), "lease-ns")
+		})
 	}
 }

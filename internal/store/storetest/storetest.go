@@ -28,6 +28,59 @@
 //   - Writers on several goroutines do not fail each other; a closed store
 //     returns errors, and closing it again does not panic; a context
 //     cancelled before a call is returned as an error that wraps it.
+//
+// # The server's stores
+//
+// RunServer checks the rest of a gantry.ServerStore, and RunServerShared
+// two stores on one database. Besides the interfaces' comments, and the
+// rules above on times, closed stores and cancelled contexts, they pin
+// down:
+//
+//   - Round trips are exact: times to the nanosecond and in UTC, bytes
+//     (ciphertexts, TOTP secrets, public keys) as they were, lists in the
+//     order given. An empty list, map or byte slice, nil or not, comes
+//     back nil. A store never modifies what it is given, except that
+//     AppendAudit sets the event's ID and LedgerIndex.
+//   - Input a store cannot keep is EInvalid and stores nothing: the store
+//     package's Check and Valid functions say what that is (names,
+//     labels, roles, statuses, outcomes, token hashes, text that is not
+//     UTF-8 or holds NUL, a missing CreatedAt, Time or UpdatedAt).
+//   - Names sort by their bytes, not by a locale: "B" < "_X" < "a",
+//     "a-c" < "a1" < "ab".
+//   - Put replaces the whole record except CreatedAt, which the first put
+//     set; replacing a user or a project keeps its grants and secrets.
+//   - Lookups do not check their keys: a key no record could have is
+//     ErrNotFound. Lists of an unknown user or project are empty, not
+//     errors. DeleteToken and DeleteSecret of what is not stored are
+//     ErrNotFound.
+//   - Jobs: EnqueueJob takes Status "" or queued and nothing of a lease; a
+//     job of an unknown run is ErrNotFound, a second job with an ID
+//     EConflict. LeaseJob takes the oldest job (by CreatedAt, then ID)
+//     that is queued, or leased with LeaseExpires strictly before now,
+//     and whose Labels are all among the agent's; it sets Status leased,
+//     Agent, LeaseExpires now+ttl, and adds 1 to Attempts. An agent holds
+//     a job while it is leased to it, even past LeaseExpires if no other
+//     agent took it: RenewLease and FinishJob of a job the agent does not
+//     hold are EConflict, of an unknown job ErrNotFound. FinishJob sets
+//     Status finished and FinishedAt and keeps Agent, LeaseExpires and
+//     Attempts; a finished job is never leased again. Agents leasing at
+//     once, on one store or on two on one database, never get the same
+//     job and leave none queued. Jobs lists oldest first.
+//   - Grants: PutGrant with an empty Role removes the grant, and is no
+//     error when there is none; a grant to an unknown user or in an
+//     unknown project is ErrNotFound. Grants of a user come by project,
+//     of a project by user; both "" is EInvalid.
+//   - Tokens: a second token with a stored hash is EConflict; a zero
+//     ExpiresAt (never) stays zero; Tokens lists oldest first (CreatedAt,
+//     then ID).
+//   - Audit: AppendAudit ignores the given ID and LedgerIndex, sets an ID
+//     above every earlier one and LedgerIndex -1. SetAuditLedgerIndex sets
+//     it once: again with the same index is no error, with another
+//     EConflict; an unknown event is ErrNotFound. AuditEvents lists by ID,
+//     newest first. Outcomes are success, failure or denied.
+//   - Secrets: keyed by project, environment ("" for every one) and name;
+//     a secret of an unknown project is ErrNotFound. Secrets lists by env,
+//     then name.
 package storetest
 
 import (
