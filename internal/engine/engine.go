@@ -45,12 +45,23 @@ type Attester interface {
 	Seal(ctx context.Context, run *gantry.Run) error
 }
 
+// Store is what the engine records a run through: a gantry.Store, or an
+// agent's connection to its server.
+type Store interface {
+	CreateRun(ctx context.Context, r *gantry.Run) error
+	UpdateRun(ctx context.Context, r *gantry.Run) error
+	PutStage(ctx context.Context, s *gantry.StageResult) error
+	PutStep(ctx context.Context, s *gantry.StepResult) error
+	AppendLogs(ctx context.Context, run gantry.RunID, lines []gantry.LogLine) error
+	PutFindings(ctx context.Context, run gantry.RunID, step string, findings []gantry.Finding) error
+}
+
 // Options configure an Engine.
 type Options struct {
 	// Executors by name ("local", "docker"). A step whose executor is
 	// missing fails with a reason.
 	Executors map[string]gantry.Executor
-	Store     gantry.Store
+	Store     Store
 	Blobs     gantry.BlobStore
 	Actions   *action.Registry
 	// Secrets are the values steps may name; a step gets only those it

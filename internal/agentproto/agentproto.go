@@ -1,0 +1,65 @@
+// Package agentproto holds the messages of the protocol between agents and
+// the server, so that both speak it without importing each other.
+//
+// An agent authenticates with its agent token to lease jobs, renew and
+// finish them; for everything about the run it leased it uses the job
+// token that came with the lease, valid for that run only:
+//
+//	POST /api/v1/agent/lease                  LeaseRequest → Lease (204: none)
+//	POST /api/v1/agent/jobs/{job}/heartbeat   renew the lease (409: lost)
+//	POST /api/v1/agent/jobs/{job}/finish
+//	POST /api/v1/agent/runs/{run}/start       the run as the engine starts it
+//	PUT  /api/v1/agent/runs/{run}             the run as it ends
+//	PUT  /api/v1/agent/runs/{run}/stages      a StageResult
+//	PUT  /api/v1/agent/runs/{run}/steps       a StepResult (its outputs uploaded first)
+//	POST /api/v1/agent/runs/{run}/logs        []LogLine; 204 acknowledges they are kept
+//	PUT  /api/v1/agent/runs/{run}/findings?step=STEP
+//	POST /api/v1/agent/runs/{run}/attestations []AttestationUpload → ledger indexes
+//	POST /api/v1/agent/runs/{run}/seal        a signed checkpoint
+//	POST /api/v1/agent/runs/{run}/secrets     names → values
+//	PUT  /api/v1/agent/blobs/{digest}         an artifact's bytes; GET reads one back
+package agentproto
+
+import (
+	"encoding/json"
+	"time"
+
+	"gantry.dev/gantry"
+)
+
+// EnrollRequest enrolls an agent: its name, labels, concurrency and the
+// public key its attestations are signed with.
+type EnrollRequest struct {
+	Name        string   `json:"name"`
+	Labels      []string `json:"labels"`
+	Concurrency int      `json:"concurrency"`
+	PublicKey   string   `json:"public_key"` // PEM
+}
+
+// EnrollResponse carries the agent's token, shown once.
+type EnrollResponse struct {
+	Agent *gantry.Agent `json:"agent"`
+	Token string        `json:"token"`
+}
+
+// LeaseRequest asks for a job.
+type LeaseRequest struct {
+	Labels []string `json:"labels"`
+	WaitMS int      `json:"wait_ms"` // how long to wait for one; 0: the server's default
+}
+
+// Lease is a leased job and everything needed to run it.
+type Lease struct {
+	Job          *gantry.Job     `json:"job"`
+	Run          *gantry.Run     `json:"run"`
+	Project      *gantry.Project `json:"project"`
+	Token        string          `json:"token"` // the job token
+	LeaseExpires time.Time       `json:"lease_expires"`
+}
+
+// AttestationUpload is an attestation an agent signed; the server checks
+// the envelope against the agent's enrolled key before it keeps it.
+type AttestationUpload struct {
+	gantry.Attestation
+	Envelope json.RawMessage `json:"envelope"`
+}

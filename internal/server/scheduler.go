@@ -1,0 +1,48 @@
+package server
+
+import (
+	"context"
+	"fmt"
+
+	"gantry.dev/gantry"
+)
+
+// Trigger records a run of a project's pipeline and queues its job. The
+// run stays pending until an agent starts it.
+func (s *Server) Trigger(ctx context.Context, pr *gantry.Project, t gantry.Trigger, labels []string) (*gantry.Run, error) {
+	if t.Branch == "" && t.Commit == "" {
+		t.Branch = pr.DefaultBranch
+	}
+	now := s.opts.Now()
+	run := &gantry.Run{
+		ID: gantry.NewRunID(now), Project: pr.Name, Pipeline: pr.PipelinePath, Trigger: t,
+		Status: gantry.StatusPending, CreatedAt: now,
+	}
+	if err := s.opts.Store.CreateRun(ctx, run); err != nil {
+		return nil, fmt.Errorf("record run of %s: %w", pr.Name, err)
+	}
+	job := &gantry.Job{ID: gantry.JobID("job-" + string(run.ID)), RunID: run.ID, Project: pr.Name, Labels: labels,
+		Status: gantry.JobQueued, CreatedAt: now}
+	if err := s.opts.Store.EnqueueJob(ctx, job); err != nil {
+		return nil, fmt.Errorf("queue run %s: %w", run.ID, err)
+	}
+	s.metrics.queued.Inc()
+	s.hub.publish(run.ID, event{Type: "run.queued", Run: run})
+	s.notify()
+	return run, nil
+}
+
+// notify wakes the lease requests waiting for a job.
+func (s *Server) notify() {
+	s.wakeMu.Lock()
+	close(s.wake)
+	s.wake = make(chan struct{})
+	s.wakeMu.Unlock()
+}
+
+// woken returns a channel closed when a job is next queued here.
+func (s *Server) woken() <-chan struct{} {
+	s.wakeMu.Lock()
+	defer s.wakeMu.Unlock()
+	return s.wake
+}
