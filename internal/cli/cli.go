@@ -194,6 +194,9 @@ a gate after every stage.`,
 		newLedgerCmd(e, g),
 		newVerifyCmd(e, g),
 		newEvidenceCmd(e, g),
+		newServerCmd(e),
+		newAgentCmd(e),
+		newTriggerCmd(e),
 	)
 	return root
 }

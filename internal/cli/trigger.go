@@ -1,0 +1,129 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"gantry.dev/gantry"
+)
+
+// apiCall calls a Gantry server's API with a token and decodes the JSON
+// answer into out.
+func apiCall(ctx context.Context, server, token, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(server, "/")+path, body)
+	if err != nil {
+		return gantry.Errorf(gantry.EInvalid, "server %q: %v", server, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		return gantry.Errorf(gantry.EUnavailable, "%s: %v", server, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(b, &e) != nil || e.Error == "" {
+			e.Error = strings.TrimSpace(string(b))
+		}
+		kind := gantry.EInternal
+		switch resp.StatusCode {
+		case 400:
+			kind = gantry.EInvalid
+		case 401:
+			kind = gantry.EUnauthorized
+		case 403:
+			kind = gantry.EForbidden
+		case 404:
+			kind = gantry.ENotFound
+		case 409:
+			kind = gantry.EConflict
+		case 503:
+			kind = gantry.EUnavailable
+		}
+		return gantry.Errorf(kind, "%s (%d)", e.Error, resp.StatusCode)
+	}
+	if out != nil && len(b) > 0 {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+func newTriggerCmd(e *env) *cobra.Command {
+	var server, token, branch, commit string
+	var wait bool
+	cmd := &cobra.Command{
+		Use:   "trigger PROJECT",
+		Short: "Start a run of a project on a Gantry server",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if server == "" {
+				server, _ = lookupEnv(e.environ, "GANTRY_SERVER")
+			}
+			if token == "" {
+				token, _ = lookupEnv(e.environ, "GANTRY_TOKEN")
+			}
+			if server == "" || token == "" {
+				return gantry.Errorf(gantry.EInvalid, "trigger: give --server URL and --token TOKEN (or GANTRY_SERVER and GANTRY_TOKEN)")
+			}
+			var run gantry.Run
+			if err := apiCall(ctx, server, token, "POST", "/api/v1/projects/"+args[0]+"/runs",
+				map[string]string{"branch": branch, "commit": commit}, &run); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "queued run %s of %s\n", run.ID, args[0])
+			if !wait {
+				return nil
+			}
+			for {
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(500 * time.Millisecond):
+				}
+				var cur gantry.Run
+				if err := apiCall(ctx, server, token, "GET", "/api/v1/runs/"+string(run.ID), nil, &cur); err != nil {
+					return err
+				}
+				if cur.Status.Terminal() {
+					fmt.Fprintf(e.stdout, "run %s %s", cur.ID, cur.Status)
+					if cur.Reason != "" {
+						fmt.Fprintf(e.stdout, ": %s", cur.Reason)
+					}
+					fmt.Fprintln(e.stdout)
+					if cur.Status != gantry.StatusSucceeded {
+						return exitError{ExitFailed}
+					}
+					return nil
+				}
+			}
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&server, "server", "", "the server's `URL` (default: GANTRY_SERVER)")
+	fl.StringVar(&token, "token", "", "an API token (default: GANTRY_TOKEN)")
+	fl.StringVar(&branch, "branch", "", "the branch to run (default: the project's default branch)")
+	fl.StringVar(&commit, "commit", "", "the commit to run (default: the branch's head)")
+	fl.BoolVar(&wait, "wait", false, "wait for the run to end; exit 0 only when it succeeded")
+	return cmd
+}
