@@ -106,6 +106,11 @@ func runServer(ctx context.Context, e *env, f *serverFlags) error {
 		Store: st.store, Blobs: st.blobs, Ledger: st.log, Auth: st.authn, Secrets: st.secrets, Logger: logger,
 		LeaseTTL: f.leaseTTL,
 	})
+	ui, err := srv.WebUI()
+	if err != nil {
+		return err
+	}
+	srv.Mount("/", ui)
 	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)

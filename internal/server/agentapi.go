@@ -193,8 +193,19 @@ func (s *Server) finishJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.opts.Store.FinishJob(r.Context(), gantry.JobID(r.PathValue("job")), p.Agent, s.opts.Now()); err != nil {
+	id := gantry.JobID(r.PathValue("job"))
+	if err := s.opts.Store.FinishJob(r.Context(), id, p.Agent, s.opts.Now()); err != nil {
 		return err
+	}
+	// The job's token dies with it.
+	if rv, ok := s.opts.Auth.(interface {
+		RevokeJobTokens(ctx context.Context, agent string, run gantry.RunID) error
+	}); ok {
+		if job, err := s.opts.Store.Job(r.Context(), id); err == nil {
+			if err := rv.RevokeJobTokens(r.Context(), p.Agent, job.RunID); err != nil {
+				s.opts.Logger.Warn("revoke job tokens", "job", id, "err", err)
+			}
+		}
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -243,7 +254,7 @@ func (s *Server) startRun(w http.ResponseWriter, r *http.Request) error {
 	if err := s.opts.Store.UpdateRun(r.Context(), run); err != nil {
 		return err
 	}
-	s.hub.publish(run.ID, event{Type: "run.updated", Run: run})
+	s.hub.publish(run, event{Type: "run.updated", Run: run})
 	writeJSON(w, http.StatusOK, run)
 	return nil
 }
@@ -272,7 +283,7 @@ func (s *Server) updateRun(w http.ResponseWriter, r *http.Request) error {
 	if run.Status.Terminal() {
 		s.metrics.finished.WithLabelValues(string(run.Status)).Inc()
 	}
-	s.hub.publish(run.ID, event{Type: "run.updated", Run: run})
+	s.hub.publish(run, event{Type: "run.updated", Run: run})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -290,7 +301,7 @@ func (s *Server) putStage(w http.ResponseWriter, r *http.Request) error {
 	if err := s.opts.Store.PutStage(r.Context(), &st); err != nil {
 		return err
 	}
-	s.hub.publish(run.ID, event{Type: "stage.updated", Stage: &st})
+	s.hub.publish(run, event{Type: "stage.updated", Stage: &st})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -313,7 +324,7 @@ func (s *Server) putStep(w http.ResponseWriter, r *http.Request) error {
 	if err := s.opts.Store.PutStep(r.Context(), &st); err != nil {
 		return err
 	}
-	s.hub.publish(run.ID, event{Type: "step.updated", Step: &st})
+	s.hub.publish(run, event{Type: "step.updated", Step: &st})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -333,7 +344,7 @@ func (s *Server) appendLogs(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.metrics.logLines.Add(float64(len(lines)))
-	s.hub.publish(run.ID, event{Type: "logs", Lines: lines})
+	s.hub.publish(run, event{Type: "logs", Lines: lines})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -33,6 +33,12 @@ func (s *Server) register() {
 	s.handle("DELETE", "/api/v1/projects/{project}/secrets/{name}", s.deleteSecret)
 	s.handle("GET", "/api/v1/audit", s.getAudit)
 	s.handle("POST", "/api/v1/hooks/{project}", s.webhook)
+	// The web UI's live feed of every run the user may read.
+	s.mux.HandleFunc("GET /events", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.events(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
 	s.registerAgent()
 }
 

@@ -84,3 +84,8 @@ func (a *Authn) JobToken(ctx context.Context, agent string, run gantry.RunID, pr
 	tok, _, err := a.Service.CreateJobToken(ctx, agent, project, run, ttl)
 	return tok, err
 }
+
+// RevokeJobTokens removes the tokens of an agent's job for run.
+func (a *Authn) RevokeJobTokens(ctx context.Context, agent string, run gantry.RunID) error {
+	return a.Service.RevokeJobTokens(ctx, agent, run)
+}

@@ -19,6 +19,8 @@ type event struct {
 	Step  *gantry.StepResult  `json:"step,omitempty"`
 	Lines []gantry.LogLine    `json:"lines,omitempty"`
 	RunID gantry.RunID        `json:"run_id"`
+	// Project is the run's project: who may see the event.
+	Project string `json:"project"`
 }
 
 // hub relays events to subscribers of a run, and of every run (""): the
@@ -49,17 +51,17 @@ func (h *hub) subscribe(run gantry.RunID) (chan event, func()) {
 	}
 }
 
-func (h *hub) publish(run gantry.RunID, ev event) {
-	ev.RunID = run
+func (h *hub) publish(run *gantry.Run, ev event) {
+	ev.RunID, ev.Project = run.ID, run.Project
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, key := range []gantry.RunID{run, ""} {
+	for _, key := range []gantry.RunID{run.ID, ""} {
 		for ch := range h.subs[key] {
 			select {
 			case ch <- ev:
 			default: // full: the subscriber reloads
 				select {
-				case ch <- event{Type: "reload", RunID: run}:
+				case ch <- event{Type: "reload", RunID: run.ID, Project: run.Project}:
 				default:
 				}
 			}
@@ -74,11 +76,12 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return s.stream(w, r, run.ID)
+	return s.streamFiltered(w, r, run.ID, func(event) bool { return true })
 }
 
-// stream writes the events of run ("" for all) as server-sent events.
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, run gantry.RunID) error {
+// streamFiltered writes the events of run ("" for all) that keep accepts
+// as server-sent events.
+func (s *Server) streamFiltered(w http.ResponseWriter, r *http.Request, run gantry.RunID, keep func(event) bool) error {
 	flusher, ok := w.(http.Flusher)
 	if !ok {
 		return gantry.Errorf(gantry.EUnavailable, "streaming is not supported here")
@@ -125,6 +128,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, run gantry.RunID
 			}
 			flusher.Flush()
 		case ev := <-ch:
+			if !keep(ev) {
+				continue
+			}
 			if !send(ev) {
 				return nil
 			}
@@ -132,9 +138,3 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, run gantry.RunID
 	}
 }
 
-// Events streams every run's events, for the dashboard.
-func (s *Server) Events(w http.ResponseWriter, r *http.Request) {
-	if err := s.stream(w, r, ""); err != nil {
-		s.writeError(w, r, err)
-	}
-}

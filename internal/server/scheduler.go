@@ -27,7 +27,7 @@ func (s *Server) Trigger(ctx context.Context, pr *gantry.Project, t gantry.Trigg
 		return nil, fmt.Errorf("queue run %s: %w", run.ID, err)
 	}
 	s.metrics.queued.Inc()
-	s.hub.publish(run.ID, event{Type: "run.queued", Run: run})
+	s.hub.publish(run, event{Type: "run.queued", Run: run})
 	s.notify()
 	return run, nil
 }
