@@ -137,4 +137,3 @@ func (s *Server) streamFiltered(w http.ResponseWriter, r *http.Request, run gant
 		}
 	}
 }
-
