@@ -197,6 +197,7 @@ a gate after every stage.`,
 		newServerCmd(e),
 		newAgentCmd(e),
 		newTriggerCmd(e),
+		newProjectCmd(e),
 	)
 	return root
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -24,6 +25,8 @@ func TestScripts(t *testing.T) {
 		Dir: "testdata/script",
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"waitfile": cmdWaitFile,
+			"waitglob": cmdWaitGlob,
+			"waithttp": cmdWaitHTTP,
 			"noprocs":  cmdNoProcs,
 		},
 		Condition: func(cond string) (bool, error) {
@@ -76,4 +79,33 @@ func cmdNoProcs(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	}
 	ts.Fatalf("processes left behind: %v", left)
+}
+
+// waitglob PATTERN waits up to 30 seconds for a file matching PATTERN.
+func cmdWaitGlob(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waitglob PATTERN")
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if m, _ := filepath.Glob(ts.MkAbs(args[0])); len(m) > 0 {
+			return
+		}
+	}
+	ts.Fatalf("nothing matched %s within 30s", args[0])
+}
+
+// waithttp URL waits up to 30 seconds for URL to answer 200.
+func cmdWaitHTTP(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waithttp URL")
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get(args[0]); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+	}
+	ts.Fatalf("%s did not answer 200 within 30s", args[0])
 }

@@ -323,8 +323,7 @@ func agentActions(vulnDB string) func(string) *action.Registry {
 }
 
 type agentFlags struct {
-	server      string
-	token       string
+	serverConn
 	name        string
 	labels      []string
 	concurrency int
@@ -350,8 +349,7 @@ kept in WORK_DIR/agent.token (mode 0600) and used from then on.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runAgent(cmd.Context(), e, f) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.server, "server", "", "the server's `URL`, such as http://gantry.example:8080")
-	fl.StringVar(&f.token, "token", "", "an admin token to enroll with, or the agent's token (default: GANTRY_TOKEN)")
+	f.serverConn.flags(fl)
 	host, _ := os.Hostname()
 	fl.StringVar(&f.name, "name", strings.ToLower(nameUnsafe.ReplaceAllString(host, "-")), "the agent's `NAME`")
 	fl.StringSliceVar(&f.labels, "labels", []string{"linux"}, "the agent's labels; jobs that need others go elsewhere")
@@ -363,12 +361,6 @@ kept in WORK_DIR/agent.token (mode 0600) and used from then on.`,
 }
 
 func runAgent(ctx context.Context, e *env, f *agentFlags) error {
-	if f.server == "" {
-		return gantry.Errorf(gantry.EInvalid, "agent: give the server with --server URL")
-	}
-	if f.token == "" {
-		f.token, _ = lookupEnv(e.environ, "GANTRY_TOKEN")
-	}
 	if err := os.MkdirAll(f.workDir, 0o700); err != nil {
 		return err
 	}
@@ -386,9 +378,12 @@ func runAgent(ctx context.Context, e *env, f *agentFlags) error {
 	tok := ""
 	if b, err := os.ReadFile(tokPath); err == nil {
 		tok = strings.TrimSpace(string(b))
+		if f.server == "" {
+			f.server, _ = lookupEnv(e.environ, "GANTRY_SERVER")
+		}
 	} else {
-		if f.token == "" {
-			return gantry.Errorf(gantry.EInvalid, "agent: give a server admin's token with --token (or GANTRY_TOKEN) to enroll this agent")
+		if err := f.resolve(e); err != nil {
+			return fmt.Errorf("agent: to enroll, %w", err)
 		}
 		if tok, err = enrollAgent(ctx, f, signer.Public()); err != nil {
 			return err
@@ -397,6 +392,9 @@ func runAgent(ctx context.Context, e *env, f *agentFlags) error {
 			return err
 		}
 		fmt.Fprintf(e.stderr, "enrolled agent %s with %s; its token is in %s\n", f.name, f.server, tokPath)
+	}
+	if f.server == "" {
+		return gantry.Errorf(gantry.EInvalid, "agent: give the server with --server URL (or GANTRY_SERVER)")
 	}
 	ex, err := local.New(local.Options{Mode: local.Auto})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -68,24 +69,84 @@ func apiCall(ctx context.Context, server, token, method, path string, in, out an
 	return nil
 }
 
+// serverConn is how a command reaches a server: --server and --token
+// (or --token-file), else GANTRY_SERVER and GANTRY_TOKEN.
+type serverConn struct {
+	server, token, tokenFile string
+}
+
+func (c *serverConn) flags(fl interface {
+	StringVar(p *string, name, value, usage string)
+}) {
+	fl.StringVar(&c.server, "server", "", "the server's `URL` (default: GANTRY_SERVER)")
+	fl.StringVar(&c.token, "token", "", "an API token (default: GANTRY_TOKEN)")
+	fl.StringVar(&c.tokenFile, "token-file", "", "read the API token from `FILE`")
+}
+
+func (c *serverConn) resolve(e *env) error {
+	if c.server == "" {
+		c.server, _ = lookupEnv(e.environ, "GANTRY_SERVER")
+	}
+	if c.token == "" && c.tokenFile != "" {
+		b, err := os.ReadFile(c.tokenFile)
+		if err != nil {
+			return gantry.Errorf(gantry.ENotFound, "token file: %v", err)
+		}
+		c.token = strings.TrimSpace(string(b))
+	}
+	if c.token == "" {
+		c.token, _ = lookupEnv(e.environ, "GANTRY_TOKEN")
+	}
+	if c.server == "" || c.token == "" {
+		return gantry.Errorf(gantry.EInvalid, "give the server with --server URL and a token with --token or --token-file (or GANTRY_SERVER and GANTRY_TOKEN)")
+	}
+	return nil
+}
+
+func newProjectCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "project", Short: "Manage a server's projects"}
+	c := &serverConn{}
+	var p gantry.Project
+	put := &cobra.Command{
+		Use:   "put NAME --repo URL",
+		Short: "Create or update a project",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := c.resolve(e); err != nil {
+				return err
+			}
+			p.Name = args[0]
+			var out gantry.Project
+			if err := apiCall(cmd.Context(), c.server, c.token, "POST", "/api/v1/projects", p, &out); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "project %s: %s, branch %s, pipeline %s\n", out.Name, out.RepoURL, out.DefaultBranch, out.PipelinePath)
+			return nil
+		},
+	}
+	c.flags(put.Flags())
+	put.Flags().StringVar(&p.RepoURL, "repo", "", "the repository `URL` agents clone")
+	put.Flags().StringVar(&p.DefaultBranch, "branch", "main", "the default branch")
+	put.Flags().StringVar(&p.PipelinePath, "pipeline", ".gantry.yml", "the pipeline file's path in the repository")
+	put.Flags().StringSliceVar(&p.ProtectedBranches, "protected", nil, "protected branch patterns")
+	cmd.AddCommand(put)
+	return cmd
+}
+
 func newTriggerCmd(e *env) *cobra.Command {
-	var server, token, branch, commit string
+	var branch, commit string
 	var wait bool
+	c := &serverConn{}
 	cmd := &cobra.Command{
 		Use:   "trigger PROJECT",
 		Short: "Start a run of a project on a Gantry server",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			if server == "" {
-				server, _ = lookupEnv(e.environ, "GANTRY_SERVER")
+			if err := c.resolve(e); err != nil {
+				return err
 			}
-			if token == "" {
-				token, _ = lookupEnv(e.environ, "GANTRY_TOKEN")
-			}
-			if server == "" || token == "" {
-				return gantry.Errorf(gantry.EInvalid, "trigger: give --server URL and --token TOKEN (or GANTRY_SERVER and GANTRY_TOKEN)")
-			}
+			server, token := c.server, c.token
 			var run gantry.Run
 			if err := apiCall(ctx, server, token, "POST", "/api/v1/projects/"+args[0]+"/runs",
 				map[string]string{"branch": branch, "commit": commit}, &run); err != nil {
@@ -120,8 +181,7 @@ func newTriggerCmd(e *env) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&server, "server", "", "the server's `URL` (default: GANTRY_SERVER)")
-	fl.StringVar(&token, "token", "", "an API token (default: GANTRY_TOKEN)")
+	c.flags(fl)
 	fl.StringVar(&branch, "branch", "", "the branch to run (default: the project's default branch)")
 	fl.StringVar(&commit, "commit", "", "the commit to run (default: the branch's head)")
 	fl.BoolVar(&wait, "wait", false, "wait for the run to end; exit 0 only when it succeeded")
