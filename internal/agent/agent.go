@@ -225,7 +225,7 @@ func (a *Agent) runJob(ctx context.Context, l *agentproto.Lease) error {
 	eng := engine.New(engine.Options{
 		Executors: a.opts.Executors, Store: rem, Blobs: rem, Actions: a.opts.Actions(dir),
 		Secrets: secretValues, BaseEnv: map[string]string{"PATH": os.Getenv("PATH"), "HOME": os.Getenv("HOME")},
-		Workspace: dir, Dir: pipelineDir, Attester: recorder, Logger: a.opts.Logger,
+		Workspace: dir, Dir: pipelineDir, Attester: recorder, Logger: a.opts.Logger, LogFlush: 200 * time.Millisecond,
 	})
 	_, err = eng.Run(ctx, plan, &run)
 	return err

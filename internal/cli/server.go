@@ -31,6 +31,7 @@ import (
 	"gantry.dev/gantry/internal/scanstep"
 	"gantry.dev/gantry/internal/secrets"
 	"gantry.dev/gantry/internal/server"
+	"gantry.dev/gantry/internal/store/postgres"
 	"gantry.dev/gantry/internal/store/sqlite"
 )
 
@@ -144,14 +145,25 @@ func runServer(ctx context.Context, e *env, f *serverFlags) error {
 
 func openServerState(ctx context.Context, e *env, f *serverFlags, logger *slog.Logger) (*serverState, error) {
 	s := &serverState{}
-	if f.database != "" {
-		return nil, gantry.Errorf(gantry.EUnavailable, "--database: the PostgreSQL store is not wired into this build yet")
+	var err error
+	switch {
+	case f.database == "":
+		sq, err := sqlite.Open(ctx, filepath.Join(f.dataDir, "gantry.db"))
+		if err != nil {
+			return nil, err
+		}
+		s.store, s.closer = sq, sq.Close
+	case strings.HasPrefix(f.database, "postgres://"), strings.HasPrefix(f.database, "postgresql://"):
+		pg, err := postgres.Open(ctx, f.database)
+		if err != nil {
+			return nil, err
+		}
+		s.store, s.closer = pg, pg.Close
+	default:
+		return nil, gantry.Errorf(gantry.EInvalid, "--database: expected a postgres:// URL")
 	}
-	sq, err := sqlite.Open(ctx, filepath.Join(f.dataDir, "gantry.db"))
-	if err != nil {
-		return nil, err
-	}
-	s.store, s.closer = sq, sq.Close
+	// Artifacts stay in the data directory: servers sharing a database
+	// must share it too (a network file system), or keep their agents.
 	if s.blobs, err = cas.New(filepath.Join(f.dataDir, "artifacts")); err != nil {
 		return nil, err
 	}

@@ -79,6 +79,10 @@ type Options struct {
 	Grace       time.Duration // how long a cancelled step may take to stop; default 10s
 	Gate        GateFunc
 	Attester    Attester // nil: no evidence is made
+	// LogFlush, when set, writes a running step's log lines to the store
+	// at least this often; otherwise every 512 lines and at the step's
+	// end. An agent sets it, so its server shows logs live.
+	LogFlush time.Duration
 	Events      gantry.EventSink
 	Now         func() time.Time
 	Logger      *slog.Logger

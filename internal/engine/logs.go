@@ -38,10 +38,46 @@ type stepLog struct {
 	pending []gantry.LogLine
 	digest  hash.Hash
 	err     error // the first flush error
+
+	wmu  sync.Mutex    // held while a batch is written, so batches keep their order
+	stop chan struct{} // stops the periodic flush
+	done chan struct{}
 }
 
-func newStepLog(run gantry.RunID, step string, mask *secrets.Masker, now func() time.Time, emit func(gantry.Event), flush func([]gantry.LogLine) error) *stepLog {
-	return &stepLog{run: run, step: step, mask: mask, now: now, emit: emit, flush: flush, digest: sha256.New()}
+// newStepLog returns a step's log. With every > 0, lines are also written
+// at least that often, so that a server sees a step's log as it runs.
+func newStepLog(run gantry.RunID, step string, mask *secrets.Masker, now func() time.Time, emit func(gantry.Event), flush func([]gantry.LogLine) error, every time.Duration) *stepLog {
+	l := &stepLog{run: run, step: step, mask: mask, now: now, emit: emit, flush: flush, digest: sha256.New()}
+	if every > 0 {
+		l.stop, l.done = make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(l.done)
+			t := time.NewTicker(every)
+			defer t.Stop()
+			for {
+				select {
+				case <-l.stop:
+					return
+				case <-t.C:
+					l.flushPending()
+				}
+			}
+		}()
+	}
+	return l
+}
+
+// flushPending writes the lines not written yet.
+func (l *stepLog) flushPending() {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	l.mu.Lock()
+	batch := l.pending
+	l.pending = nil
+	l.mu.Unlock()
+	if len(batch) > 0 {
+		l.write(batch)
+	}
 }
 
 // writer returns an io.Writer for one stream. Each writer keeps its own
@@ -63,14 +99,11 @@ func (l *stepLog) add(s gantry.Stream, text string) {
 	line := gantry.LogLine{Step: l.step, Seq: l.seq, Time: l.now(), Stream: s, Text: text}
 	fmt.Fprintf(l.digest, "%d %s %s\n", line.Seq, line.Stream, line.Text)
 	l.pending = append(l.pending, line)
-	var batch []gantry.LogLine
-	if len(l.pending) >= flushLines {
-		batch, l.pending = l.pending, nil
-	}
+	full := len(l.pending) >= flushLines
 	l.mu.Unlock()
 	l.emit(gantry.Event{Type: gantry.EventLog, Time: line.Time, RunID: l.run, Step: l.step, Log: &line})
-	if batch != nil {
-		l.write(batch)
+	if full {
+		l.flushPending()
 	}
 }
 
@@ -92,13 +125,11 @@ func (l *stepLog) write(batch []gantry.LogLine) {
 // close writes what is left and returns the log's digest and the first
 // error met while storing it.
 func (l *stepLog) close() (gantry.Digest, error) {
-	l.mu.Lock()
-	batch := l.pending
-	l.pending = nil
-	l.mu.Unlock()
-	if len(batch) > 0 {
-		l.write(batch)
+	if l.stop != nil {
+		close(l.stop)
+		<-l.done
 	}
+	l.flushPending()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return gantry.NewDigest(l.digest.Sum(nil)), l.err

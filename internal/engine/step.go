@@ -52,7 +52,7 @@ func (rn *run) runStep(ctx context.Context, s *spec.PlanStep) error {
 
 	log := newStepLog(rn.rec.ID, s.Name, rn.mask, o.Now, rn.emit, func(lines []gantry.LogLine) error {
 		return o.Store.AppendLogs(rn.store, rn.rec.ID, lines)
-	})
+	}, o.LogFlush)
 	rn.execute(ctx, s, res, log)
 	digest, logErr := log.close()
 	res.Log = digest
