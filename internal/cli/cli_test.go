@@ -2,14 +2,22 @@ package cli
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"gantry.dev/gantry"
 )
 
 func TestMain(m *testing.M) {
@@ -27,12 +35,18 @@ func TestScripts(t *testing.T) {
 			"waitfile": cmdWaitFile,
 			"waitglob": cmdWaitGlob,
 			"waithttp": cmdWaitHTTP,
+			"pgschema": cmdPGSchema,
+			"runlogs":  cmdRunLogs,
+			"sleep":    cmdSleep,
 			"noprocs":  cmdNoProcs,
 		},
 		Condition: func(cond string) (bool, error) {
 			switch cond {
 			case "sandbox":
 				return os.Geteuid() == 0, nil
+			case "postgres":
+				// GANTRY_TEST_POSTGRES holds a DSN (.ci/postgres makes one).
+				return os.Getenv("GANTRY_TEST_POSTGRES") != "", nil
 			case "docker":
 				// GANTRY_TEST_DOCKER=1 asks for the tests that need a real
 				// engine and the image built by .ci/testimage.
@@ -108,4 +122,97 @@ func cmdWaitHTTP(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	}
 	ts.Fatalf("%s did not answer 200 within 30s", args[0])
+}
+
+// pgschema makes a new schema in the GANTRY_TEST_POSTGRES database, sets
+// PGDSN to a DSN that uses it, and drops it when the script ends.
+func cmdPGSchema(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: pgschema")
+	}
+	dsn := os.Getenv("GANTRY_TEST_POSTGRES")
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		ts.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	schema := fmt.Sprintf("script_%d_%d", os.Getpid(), time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		ts.Fatalf("create schema: %v", err)
+	}
+	ts.Defer(func() {
+		if c, err := pgx.Connect(ctx, dsn); err == nil {
+			c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+			c.Close(ctx)
+		}
+	})
+	u, err := url.Parse(dsn)
+	if err != nil {
+		ts.Fatalf("GANTRY_TEST_POSTGRES: %v", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	ts.Setenv("PGDSN", u.String())
+}
+
+// runlogs SERVER TOKENFILE PROJECT [oldest] waits up to 60 seconds for
+// the project's latest run (or its first) to end, then prints "run ID
+// STATUS" and its logs.
+func cmdRunLogs(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 || len(args) > 4 || len(args) == 4 && args[3] != "oldest" {
+		ts.Fatalf("usage: runlogs SERVER TOKENFILE PROJECT [oldest]")
+	}
+	tok := strings.TrimSpace(ts.ReadFile(args[1]))
+	get := func(path, accept string) []byte {
+		req, _ := http.NewRequest("GET", args[0]+path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Accept", accept)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			ts.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			ts.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+		}
+		return b
+	}
+	type run struct {
+		ID     string        `json:"id"`
+		Status gantry.Status `json:"status"`
+	}
+	var r run
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var runs []run
+		if err := json.Unmarshal(get("/api/v1/projects/"+args[2]+"/runs", "application/json"), &runs); err != nil || len(runs) == 0 {
+			ts.Fatalf("no runs of %s (%v)", args[2], err)
+		}
+		r = runs[0]
+		if len(args) == 4 {
+			r = runs[len(runs)-1]
+		}
+		if r.Status.Terminal() {
+			break
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("run %s still %s after 60s", r.ID, r.Status)
+		}
+	}
+	fmt.Fprintf(ts.Stdout(), "run %s %s\n", r.ID, r.Status)
+	ts.Stdout().Write(get("/api/v1/runs/"+r.ID+"/logs", "text/plain"))
+}
+
+// sleep DURATION waits.
+func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: sleep DURATION")
+	}
+	d, err := time.ParseDuration(args[0])
+	if err != nil {
+		ts.Fatalf("sleep: %v", err)
+	}
+	time.Sleep(d)
 }
