@@ -24,6 +24,11 @@ type Trigger struct {
 	Commit  string   `json:"commit,omitempty"`  // the commit the pipeline ran at
 	Changed []string `json:"changed,omitempty"` // paths the change touches, relative to the repository
 	Dirty   bool     `json:"dirty,omitempty"`   // the working tree had uncommitted changes
+	// Forge is where a webhook came from (github, gitlab, gitea), and
+	// ForgeAPI and Repo where the run's commit status goes back to.
+	Forge    string `json:"forge,omitempty"`
+	ForgeAPI string `json:"forge_api,omitempty"`
+	Repo     string `json:"repo,omitempty"`
 }
 
 // Run is one execution of a pipeline.

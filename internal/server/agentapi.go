@@ -255,6 +255,7 @@ func (s *Server) startRun(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.hub.publish(run, event{Type: "run.updated", Run: run})
+	s.reportStatus(r.Context(), run)
 	writeJSON(w, http.StatusOK, run)
 	return nil
 }
@@ -282,6 +283,7 @@ func (s *Server) updateRun(w http.ResponseWriter, r *http.Request) error {
 	}
 	if run.Status.Terminal() {
 		s.metrics.finished.WithLabelValues(string(run.Status)).Inc()
+		s.reportStatus(r.Context(), run)
 	}
 	s.hub.publish(run, event{Type: "run.updated", Run: run})
 	w.WriteHeader(http.StatusNoContent)
@@ -505,6 +507,16 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request) error {
 	d := gantry.Digest(r.PathValue("digest"))
 	if !store.ValidDigest(d) {
 		return gantry.Errorf(gantry.EInvalid, "malformed digest %q", d)
+	}
+	// A job token is good for its run only: it reads that run's outputs
+	// (made by an earlier attempt, on another agent), not those of other
+	// runs and projects whose digests it may know.
+	arts, err := s.opts.Store.Artifacts(r.Context(), gantry.ArtifactFilter{RunID: p.RunID, Digest: d})
+	if err != nil {
+		return err
+	}
+	if len(arts) == 0 {
+		return gantry.Errorf(gantry.EForbidden, "%s is not an output of run %s", d, p.RunID)
 	}
 	rc, err := s.opts.Blobs.Open(r.Context(), d)
 	if err != nil {

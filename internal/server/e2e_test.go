@@ -14,10 +14,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"gantry.dev/gantry"
+	"gantry.dev/gantry/internal/action"
 	"gantry.dev/gantry/internal/agent"
 	"gantry.dev/gantry/internal/agentproto"
 	"gantry.dev/gantry/internal/auth"
@@ -26,6 +28,7 @@ import (
 	"gantry.dev/gantry/internal/executor/local"
 	"gantry.dev/gantry/internal/forge"
 	"gantry.dev/gantry/internal/ledger"
+	"gantry.dev/gantry/internal/secrets"
 	"gantry.dev/gantry/internal/store/sqlite"
 )
 
@@ -42,6 +45,10 @@ type stack struct {
 	ledgerKeys *evidence.PublicKeys
 	hookSecret []byte
 	heartbeat  time.Duration // of the agents started; default 200ms
+	// actions are the built-in actions of the agents started; nil: the
+	// agent's default.
+	actions func(workspace string) *action.Registry
+	secrets *secrets.Service
 }
 
 func newStack(t testing.TB) *stack {
@@ -96,10 +103,21 @@ func newStack(t testing.TB) *stack {
 		t.Fatal(err)
 	}
 	s.adminToken = tok
+	key, err := secrets.NewKey("k1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := secrets.NewKeyring(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.secrets = secrets.NewService(st, secrets.NewSealer(ring, nil))
 	s.srv = New(Options{
 		Store: st, Blobs: blobs, Ledger: log, Auth: &Authn{Service: svc, Sessions: sessions, Admin: admin},
 		WebhookSecret: func(context.Context, string) ([]byte, error) { return s.hookSecret, nil },
+		Secrets:       s.secrets,
 		LeaseWait:     2 * time.Second,
+		BaseURL:       "https://gantry.example",
 	})
 	s.http = httptest.NewServer(s.srv.Handler())
 	t.Cleanup(s.http.Close)
@@ -178,7 +196,7 @@ func (s *stack) startAgent(name string) crypto.PublicKey {
 	}
 	a := agent.New(agent.Options{Server: s.http.URL, Token: enrolled.Token, Name: name, Labels: []string{"linux"},
 		WorkDir: filepath.Join(s.dir, "work-"+name), Signer: signer, Executors: map[string]gantry.Executor{"local": ex},
-		LeaseWait: 500 * time.Millisecond, Heartbeat: cmp.Or(s.heartbeat, 200*time.Millisecond)})
+		LeaseWait: 500 * time.Millisecond, Heartbeat: cmp.Or(s.heartbeat, 200*time.Millisecond), Actions: s.actions})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -295,8 +313,32 @@ func TestWebhookTriggersARun(t *testing.T) {
 	if code, body := s.call("POST", "/api/v1/projects", s.adminToken, gantry.Project{Name: "shop", RepoURL: dir}); code != 200 {
 		t.Fatalf("create project: %d %s", code, body)
 	}
-	payload := fmt.Sprintf(`{"ref":"refs/heads/main","before":"%s","after":"%s","repository":{"full_name":"acme/shop","clone_url":"https://git.example/acme/shop.git","html_url":"https://git.example/acme/shop"},"pusher":{"name":"dev","email":"dev@example.com"},"sender":{"login":"dev"},"head_commit":{"id":"%s","added":[],"removed":[],"modified":[".gantry.yml"]}}`,
-		strings.Repeat("0", 40), commit, commit)
+	// A fake GitHub Enterprise that records the commit statuses it is
+	// sent.
+	var mu sync.Mutex
+	var states []string
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var st struct {
+			State     string `json:"state"`
+			Context   string `json:"context"`
+			TargetURL string `json:"target_url"`
+		}
+		json.NewDecoder(r.Body).Decode(&st)
+		if r.Method != "POST" || r.URL.Path != "/api/v3/repos/acme/shop/statuses/"+commit || r.Header.Get("Authorization") != "Bearer forge-token" {
+			t.Errorf("forge got %s %s auth %q", r.Method, r.URL.Path, r.Header.Get("Authorization"))
+		}
+		mu.Lock()
+		states = append(states, st.State+" "+st.Context+" "+st.TargetURL)
+		mu.Unlock()
+		w.WriteHeader(http.StatusCreated)
+		w.Write([]byte(`{}`))
+	}))
+	defer fake.Close()
+	if err := s.secrets.Put(context.Background(), "shop", "", ForgeTokenName, "forge-token", "test"); err != nil {
+		t.Fatal(err)
+	}
+	payload := fmt.Sprintf(`{"ref":"refs/heads/main","before":"%s","after":"%s","repository":{"full_name":"acme/shop","clone_url":"%s/acme/shop.git","html_url":"%s/acme/shop"},"pusher":{"name":"dev","email":"dev@example.com"},"sender":{"login":"dev"},"head_commit":{"id":"%s","added":[],"removed":[],"modified":[".gantry.yml"]}}`,
+		strings.Repeat("0", 40), commit, fake.URL, fake.URL, commit)
 	send := func(sig string) (int, []byte) {
 		req, _ := http.NewRequest("POST", s.http.URL+"/api/v1/hooks/shop", strings.NewReader(payload))
 		req.Header.Set("Content-Type", "application/json")
@@ -336,5 +378,13 @@ func TestWebhookTriggersARun(t *testing.T) {
 	run := s.waitRun(queued.ID)
 	if run.Status != gantry.StatusSucceeded || run.Trigger.Event != "push" || run.Trigger.Commit != commit {
 		t.Errorf("run from webhook: %s %q, trigger %+v", run.Status, run.Reason, run.Trigger)
+	}
+	// The forge was told: queued, running, passed.
+	link := "https://gantry.example/runs/" + string(run.ID)
+	want := []string{"pending gantry/pipeline " + link, "pending gantry/pipeline " + link, "success gantry/pipeline " + link}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(states, "\n") != strings.Join(want, "\n") {
+		t.Errorf("commit statuses sent:\n%s\nwant:\n%s", strings.Join(states, "\n"), strings.Join(want, "\n"))
 	}
 }

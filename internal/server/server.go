@@ -86,6 +86,12 @@ type Options struct {
 	// Secrets keeps projects' secrets, write-only; nil: a server without
 	// secrets.
 	Secrets Secrets
+	// BaseURL is the server's address as people reach it: commit
+	// statuses link to runs with it.
+	BaseURL string
+	// ForgeHTTP is the client commit statuses are sent with; nil: a
+	// default one.
+	ForgeHTTP *http.Client
 	// LeaseTTL is how long an agent holds a job between heartbeats;
 	// default 30s.
 	LeaseTTL time.Duration

@@ -63,7 +63,8 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ignored", "reason": "no change to run: " + ev.String()})
 		return nil
 	}
-	t := gantry.Trigger{Event: string(ev.Kind), Branch: ev.Branch, Commit: ev.Commit, Changed: ev.Changed}
+	t := gantry.Trigger{Event: string(ev.Kind), Branch: ev.Branch, Commit: ev.Commit, Changed: ev.Changed,
+		Forge: string(ev.Forge), ForgeAPI: forgeAPI(ev.Forge, ev.Repo.CloneURL), Repo: ev.Repo.FullName}
 	run, err := s.Trigger(ctx, pr, t, nil)
 	s.audit(ctx, &gantry.AuditEvent{Actor: actor, Action: "run.trigger", Target: name, Outcome: outcome(err), Remote: remote(r),
 		Detail: map[string]string{"event": string(ev.Kind), "branch": ev.Branch, "commit": ev.Commit, "author": ev.Author.Login}})
@@ -71,6 +72,7 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.metrics.webhooks.WithLabelValues("accepted").Inc()
+	s.reportStatus(ctx, run)
 	writeJSON(w, http.StatusAccepted, run)
 	return nil
 }
