@@ -24,6 +24,7 @@ import (
 	"gantry.dev/gantry/internal/cas"
 	"gantry.dev/gantry/internal/engine"
 	"gantry.dev/gantry/internal/evidence"
+	"gantry.dev/gantry/internal/forge"
 	"gantry.dev/gantry/internal/spec"
 )
 
@@ -189,7 +190,18 @@ func (a *Agent) runJob(ctx context.Context, l *agentproto.Lease) error {
 	dir := filepath.Join(a.opts.WorkDir, "jobs", string(l.Job.ID))
 	_ = removeAll(dir)
 	defer removeAll(dir)
-	commit, err := checkout(ctx, l.Project.RepoURL, l.Run.Trigger.Branch, l.Run.Trigger.Commit, dir)
+	repoURL, gitEnv := l.Project.RepoURL, []string(nil)
+	if co := l.Checkout; co != nil {
+		ft, _ := forge.ParseType(co.Forge)
+		cu, err := forge.NewCloneURL(ft, repoURL, co.Token)
+		if err != nil {
+			return a.fail(ctx, rem, l.Run, "checkout: "+gantry.ErrorMessageOrText(err))
+		}
+		// The credential goes to git as a header, so it is neither in
+		// .git/config nor in any URL a step could read.
+		repoURL, gitEnv = cu.Plain(), cu.GitEnv()
+	}
+	commit, err := checkout(ctx, repoURL, gitEnv, l.Run.Trigger.Branch, l.Run.Trigger.Commit, dir)
 	if err != nil {
 		return a.fail(ctx, rem, l.Run, "checkout: "+gantry.ErrorMessageOrText(err))
 	}
@@ -245,11 +257,12 @@ func (a *Agent) fail(ctx context.Context, rem *remote, run *gantry.Run, reason s
 
 // checkout clones repo into dir and checks out commit (or the head of
 // branch), returning the commit checked out. Credentials in the URL are
-// the job's read-only ones; git is told not to ask for others.
-func checkout(ctx context.Context, repo, branch, commit, dir string) (string, error) {
+// the job's read-only ones, given as git configuration in gitEnv; git is
+// told not to ask for others.
+func checkout(ctx context.Context, repo string, gitEnv []string, branch, commit, dir string) (string, error) {
 	git := func(args ...string) (string, error) {
 		cmd := exec.CommandContext(ctx, "git", args...)
-		cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=true")
+		cmd.Env = append(append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=true"), gitEnv...)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			return "", fmt.Errorf("git %s: %s", args[0], redact(strings.TrimSpace(string(out)), repo))

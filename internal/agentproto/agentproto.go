@@ -55,6 +55,16 @@ type Lease struct {
 	Project      *gantry.Project `json:"project"`
 	Token        string          `json:"token"` // the job token
 	LeaseExpires time.Time       `json:"lease_expires"`
+	// Checkout is the read-only credential to clone the repository
+	// with, when the project has one; the agent gives it to git as a
+	// header, never in a URL or a file a step could read.
+	Checkout *Checkout `json:"checkout,omitempty"`
+}
+
+// Checkout is a read-only repository credential for one job.
+type Checkout struct {
+	Forge string `json:"forge"` // github, gitlab or gitea
+	Token string `json:"token"`
 }
 
 // AttestationUpload is an attestation an agent signed; the server checks

@@ -83,9 +83,9 @@ type Options struct {
 	// at least this often; otherwise every 512 lines and at the step's
 	// end. An agent sets it, so its server shows logs live.
 	LogFlush time.Duration
-	Events      gantry.EventSink
-	Now         func() time.Time
-	Logger      *slog.Logger
+	Events   gantry.EventSink
+	Now      func() time.Time
+	Logger   *slog.Logger
 }
 
 // Engine runs plans.

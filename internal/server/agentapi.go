@@ -170,7 +170,13 @@ func (s *Server) granted(w http.ResponseWriter, r *http.Request, p *Principal, a
 	if job.Attempts > 1 {
 		s.opts.Logger.Info("job re-leased", "job", job.ID, "agent", a.Name, "attempt", job.Attempts)
 	}
-	writeJSON(w, http.StatusOK, agentproto.Lease{Job: job, Run: run, Project: pr, Token: tok, LeaseExpires: job.LeaseExpires})
+	lease := agentproto.Lease{Job: job, Run: run, Project: pr, Token: tok, LeaseExpires: job.LeaseExpires}
+	if co := s.checkout(ctx, pr, run); co != nil {
+		lease.Checkout = co
+		s.audit(ctx, &gantry.AuditEvent{Actor: "agent:" + a.Name, Action: "secret.read", Target: pr.Name,
+			Outcome: "success", Remote: remote(r), Detail: map[string]string{"run": string(run.ID), "names": CheckoutTokenName}})
+	}
+	writeJSON(w, http.StatusOK, lease)
 	_ = p
 	return nil
 }
@@ -526,4 +532,37 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	_, err = io.Copy(w, rc)
 	return err
+}
+
+// CheckoutTokenName is the project secret agents clone private
+// repositories with: a read-only token of the forge.
+const CheckoutTokenName = "GANTRY_CHECKOUT_TOKEN"
+
+// checkout returns the read-only credential a job clones with, or nil.
+func (s *Server) checkout(ctx context.Context, pr *gantry.Project, run *gantry.Run) *agentproto.Checkout {
+	if s.opts.Secrets == nil {
+		return nil
+	}
+	v, err := s.opts.Secrets.Resolve(ctx, pr.Name, "", []string{CheckoutTokenName})
+	if err != nil || v[CheckoutTokenName] == "" {
+		return nil
+	}
+	f := run.Trigger.Forge
+	if f == "" {
+		f = guessForge(pr.RepoURL)
+	}
+	return &agentproto.Checkout{Forge: f, Token: v[CheckoutTokenName]}
+}
+
+// guessForge names the forge of a repository URL by its host: github or
+// gitlab when the host says so, else gitea.
+func guessForge(repo string) string {
+	host := strings.ToLower(repo)
+	switch {
+	case strings.Contains(host, "github"):
+		return "github"
+	case strings.Contains(host, "gitlab"):
+		return "gitlab"
+	}
+	return "gitea"
 }
