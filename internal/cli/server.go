@@ -44,6 +44,7 @@ type serverFlags struct {
 	labels      []string
 	insecure    bool
 	leaseTTL    time.Duration
+	schedules   []string
 }
 
 func newServerCmd(e *env) *cobra.Command {
@@ -71,6 +72,7 @@ agents started with 'gantry agent'.`,
 	fl.IntVar(&f.concurrency, "agent-concurrency", 2, "jobs the embedded agent runs at once")
 	fl.StringSliceVar(&f.labels, "agent-labels", []string{"linux"}, "the embedded agent's labels")
 	fl.BoolVar(&f.insecure, "insecure-cookies", false, "session cookies without Secure, for plain-HTTP use on localhost")
+	fl.StringArrayVar(&f.schedules, "schedule", nil, "run a project on a cron schedule (UTC): `PROJECT[@BRANCH]=CRON`, such as 'shop=0 3 * * 1-5'; may be repeated")
 	fl.DurationVar(&f.leaseTTL, "lease-ttl", 30*time.Second, "how long an agent holds a job between heartbeats")
 	_ = fl.MarkHidden("lease-ttl")
 	return cmd
@@ -89,6 +91,14 @@ type serverState struct {
 
 func runServer(ctx context.Context, e *env, f *serverFlags) error {
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	var schedules []*server.Schedule
+	for _, spec := range f.schedules {
+		sc, err := server.ParseSchedule(spec)
+		if err != nil {
+			return err
+		}
+		schedules = append(schedules, sc)
+	}
 	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
 		return fmt.Errorf("make data directory: %w", err)
 	}
@@ -118,6 +128,7 @@ func runServer(ctx context.Context, e *env, f *serverFlags) error {
 	defer stop()
 	errc := make(chan error, 2)
 	go func() { errc <- httpSrv.Serve(ln) }()
+	go srv.RunSchedules(ctx, schedules)
 	fmt.Fprintf(e.stderr, "gantry server listening on %s (data in %s)\n", base, f.dataDir)
 
 	if !f.noAgent {

@@ -10,15 +10,22 @@ import (
 // Trigger records a run of a project's pipeline and queues its job. The
 // run stays pending until an agent starts it.
 func (s *Server) Trigger(ctx context.Context, pr *gantry.Project, t gantry.Trigger, labels []string) (*gantry.Run, error) {
+	return s.trigger(ctx, gantry.NewRunID(s.opts.Now()), pr, t, labels)
+}
+
+func (s *Server) trigger(ctx context.Context, id gantry.RunID, pr *gantry.Project, t gantry.Trigger, labels []string) (*gantry.Run, error) {
 	if t.Branch == "" && t.Commit == "" {
 		t.Branch = pr.DefaultBranch
 	}
 	now := s.opts.Now()
 	run := &gantry.Run{
-		ID: gantry.NewRunID(now), Project: pr.Name, Pipeline: pr.PipelinePath, Trigger: t,
+		ID: id, Project: pr.Name, Pipeline: pr.PipelinePath, Trigger: t,
 		Status: gantry.StatusPending, CreatedAt: now,
 	}
 	if err := s.opts.Store.CreateRun(ctx, run); err != nil {
+		if gantry.ErrorKind(err) == gantry.EConflict {
+			return nil, err
+		}
 		return nil, fmt.Errorf("record run of %s: %w", pr.Name, err)
 	}
 	job := &gantry.Job{ID: gantry.JobID("job-" + string(run.ID)), RunID: run.ID, Project: pr.Name, Labels: labels,
