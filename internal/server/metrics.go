@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -44,7 +45,7 @@ func newMetrics() *metrics {
 		logLines: prometheus.NewCounter(prometheus.CounterOpts{Name: "gantry_log_lines_total", Help: "Log lines received from agents."}),
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.queued, m.pickup, m.leased, m.finished, m.webhooks, m.logLines,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
