@@ -1,0 +1,135 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"gantry.dev/gantry"
+	"gantry.dev/gantry/internal/agentproto"
+	"gantry.dev/gantry/internal/evidence"
+)
+
+func TestHealthReadinessAndMetrics(t *testing.T) {
+	s := newStack(t)
+	for path, want := range map[string]string{
+		"/healthz": `"ok"`,
+		"/readyz":  `"ready"`,
+		"/metrics": "gantry_http_requests_total",
+	} {
+		if path == "/metrics" { // after a request, so that a series exists
+			http.Get(s.http.URL + "/api/v1/projects")
+		}
+		resp, err := http.Get(s.http.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), want) {
+			t.Errorf("GET %s: %d, want 200 and %q in:\n%.500s", path, resp.StatusCode, want, b)
+		}
+	}
+	resp, _ := http.Get(s.http.URL + "/metrics")
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "# HELP ") {
+			name := strings.Fields(line)[2]
+			if !strings.HasPrefix(name, "gantry_") && !strings.HasPrefix(name, "go_") && !strings.HasPrefix(name, "process_") {
+				t.Errorf("metric %s is not prefixed gantry_", name)
+			}
+		}
+	}
+}
+
+// leased enrolls an agent and leases a job of a new run of shop, and
+// returns the lease.
+func (s *stack) leased(t *testing.T) agentproto.Lease {
+	t.Helper()
+	ctx := context.Background()
+	pr := &gantry.Project{Name: "shop", RepoURL: "/nowhere", DefaultBranch: "main", PipelinePath: ".gantry.yml", CreatedAt: s.srv.opts.Now()}
+	if err := s.store.PutProject(ctx, pr); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := evidence.GenerateKeys(t.TempDir(), evidence.GenerateOptions{LedgerName: "test.example/agent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, _ := evidence.MarshalPublicKey(keys.Signing)
+	code, body := s.call("POST", "/api/v1/agents", s.adminToken, agentproto.EnrollRequest{Name: "uploader", Labels: []string{"linux"}, PublicKey: string(pem)})
+	if code != http.StatusCreated {
+		t.Fatalf("enroll: %d %s", code, body)
+	}
+	var enrolled agentproto.EnrollResponse
+	json.Unmarshal(body, &enrolled)
+	if _, err := s.srv.Trigger(ctx, pr, gantry.Trigger{Event: "manual"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	code, body = s.call("POST", "/api/v1/agent/lease", enrolled.Token, agentproto.LeaseRequest{Labels: []string{"linux"}, WaitMS: 100})
+	if code != http.StatusOK {
+		t.Fatalf("lease: %d %s", code, body)
+	}
+	var l agentproto.Lease
+	json.Unmarshal(body, &l)
+	return l
+}
+
+func TestArtifactUploadsAreDigestCheckedAndSizeLimited(t *testing.T) {
+	s := newStack(t)
+	s.srv.opts.MaxArtifact = 16
+	l := s.leased(t)
+	put := func(digest gantry.Digest, body string) (int, string) {
+		req, _ := http.NewRequest("PUT", s.http.URL+"/api/v1/agent/blobs/"+string(digest), strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+l.Token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := put(gantry.DigestBytes([]byte("the app")), "the app"); code != http.StatusCreated {
+		t.Errorf("upload: %d %s", code, body)
+	}
+	if code, body := put(gantry.DigestBytes([]byte("something else")), "the app!"); code != http.StatusBadRequest || !strings.Contains(body, "digest is") {
+		t.Errorf("upload under another digest: %d %s", code, body)
+	}
+	big := strings.Repeat("x", 17)
+	if code, body := put(gantry.DigestBytes([]byte(big)), big); code != http.StatusBadRequest || !strings.Contains(body, "limit") {
+		t.Errorf("upload over the limit: %d %s", code, body)
+	}
+	if code, body := put("sha256:nothex", "x"); code != http.StatusBadRequest {
+		t.Errorf("upload under a malformed digest: %d %s", code, body)
+	}
+	// Only a job token uploads.
+	req, _ := http.NewRequest("PUT", s.http.URL+"/api/v1/agent/blobs/"+string(gantry.DigestBytes([]byte("x"))), strings.NewReader("x"))
+	req.Header.Set("Authorization", "Bearer "+s.adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("upload with a user's token: %d, want 403", resp.StatusCode)
+	}
+}
+
+func TestAuditEventsAreInTheLedger(t *testing.T) {
+	s := newStack(t)
+	// A refused login, a created project: both audited.
+	s.call("POST", "/api/v1/projects", s.adminToken, gantry.Project{Name: "shop", RepoURL: "/nowhere"})
+	evs, err := s.store.AuditEvents(context.Background(), gantry.AuditFilter{})
+	if err != nil || len(evs) < 3 { // user.create and token.create at bootstrap, project.put
+		t.Fatalf("audit events: %d, %v", len(evs), err)
+	}
+	for _, e := range evs {
+		if e.LedgerIndex < 0 {
+			t.Errorf("audit event %d (%s) has no ledger entry", e.ID, e.Action)
+		}
+	}
+}
