@@ -54,9 +54,17 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 var projectName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
 func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.principal(r, "", ActProjectRead)
+	if s.opts.Auth == nil {
+		return gantry.Errorf(gantry.EUnavailable, "no authentication configured")
+	}
+	// project.read is a project's permission: it is checked per project
+	// below. Agents and jobs act on jobs, not projects.
+	p, err := s.opts.Auth.Authenticate(r)
 	if err != nil {
 		return err
+	}
+	if p.Agent != "" {
+		return gantry.Errorf(gantry.EForbidden, "an agent or job token may not list projects")
 	}
 	all, err := s.opts.Store.Projects(r.Context())
 	if err != nil {
@@ -74,6 +82,15 @@ func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) putProject(w http.ResponseWriter, r *http.Request) error {
+	// Authenticate before reading the body: anonymous callers get 401.
+	// What they may do depends on the project named in the body.
+	if s.opts.Auth == nil {
+		return gantry.Errorf(gantry.EUnavailable, "no authentication configured")
+	}
+	p, err := s.opts.Auth.Authenticate(r)
+	if err != nil {
+		return err
+	}
 	var pr gantry.Project
 	if err := readJSON(r, &pr); err != nil {
 		return err
@@ -85,8 +102,7 @@ func (s *Server) putProject(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.opts.Store.Project(r.Context(), pr.Name); errors.Is(err, gantry.ErrNotFound) {
 		action = ActProjectCreate
 	}
-	p, err := s.principal(r, pr.Name, action)
-	if err != nil {
+	if err := s.opts.Auth.Authorize(r.Context(), p, pr.Name, action); err != nil {
 		return err
 	}
 	if pr.RepoURL == "" {
