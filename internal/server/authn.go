@@ -63,7 +63,7 @@ func (a *Authn) authenticate(r *http.Request) (*auth.Principal, error) {
 }
 
 // Authorize checks the permission table of internal/auth. A job token
-// may report on its own run (job.report) and read it (run.read).
+// acts only through the agent protocol, on its own run.
 func (a *Authn) Authorize(_ context.Context, p *Principal, project, action string) error {
 	ap, ok := p.impl.(*auth.Principal)
 	if !ok {
