@@ -103,6 +103,32 @@ func (c *serverConn) resolve(e *env) error {
 	return nil
 }
 
+// apiCallRaw sends a plain-text body.
+func apiCallRaw(ctx context.Context, server, token, method, path, body string) error {
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(server, "/")+path, strings.NewReader(body))
+	if err != nil {
+		return gantry.Errorf(gantry.EInvalid, "server %q: %v", server, err)
+	}
+	req.Header.Set("Content-Type", "text/plain")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		return gantry.Errorf(gantry.EUnavailable, "%s: %v", server, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(b, &e) != nil || e.Error == "" {
+			e.Error = strings.TrimSpace(string(b))
+		}
+		return gantry.Errorf(gantry.EInvalid, "%s (%d)", e.Error, resp.StatusCode)
+	}
+	return nil
+}
+
 func newProjectCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "project", Short: "Manage a server's projects"}
 	c := &serverConn{}
