@@ -198,6 +198,7 @@ a gate after every stage.`,
 		newAgentCmd(e),
 		newTriggerCmd(e),
 		newProjectCmd(e),
+		newSecretsCmd(e),
 	)
 	return root
 }
