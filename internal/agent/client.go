@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"gantry.dev/gantry"
+	"gantry.dev/gantry/internal/agentproto"
 )
 
 // client calls the server's API with one token.
@@ -22,25 +23,6 @@ type client struct {
 // errorBody is the server's JSON error.
 type errorBody struct {
 	Error string `json:"error"`
-}
-
-// kindOf maps an HTTP status back to an error kind.
-func kindOf(status int) string {
-	switch status {
-	case http.StatusBadRequest:
-		return gantry.EInvalid
-	case http.StatusUnauthorized:
-		return gantry.EUnauthorized
-	case http.StatusForbidden:
-		return gantry.EForbidden
-	case http.StatusNotFound:
-		return gantry.ENotFound
-	case http.StatusConflict:
-		return gantry.EConflict
-	case http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusGatewayTimeout:
-		return gantry.EUnavailable
-	}
-	return gantry.EInternal
 }
 
 // do sends a request with a JSON body (or raw bytes, for an io.Reader)
@@ -79,7 +61,7 @@ func (c *client) do(ctx context.Context, method, path string, in, out any) (noCo
 		if json.Unmarshal(b, &e) != nil || e.Error == "" {
 			e.Error = strings.TrimSpace(string(b))
 		}
-		return false, gantry.Errorf(kindOf(resp.StatusCode), "%s %s: %s (%d)", method, path, e.Error, resp.StatusCode)
+		return false, gantry.Errorf(agentproto.Kind(resp.StatusCode), "%s %s: %s (%d)", method, path, e.Error, resp.StatusCode)
 	}
 	if resp.StatusCode == http.StatusNoContent {
 		return true, nil

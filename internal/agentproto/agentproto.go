@@ -1,5 +1,7 @@
 // Package agentproto holds the messages of the protocol between agents and
-// the server, so that both speak it without importing each other.
+// the server, so that both speak it without importing each other, and the
+// mapping of error kinds to HTTP statuses that every client of the API
+// reads back.
 //
 // An agent authenticates with its agent token to lease jobs, renew and
 // finish them; for everything about the run it leased it uses the job
@@ -22,6 +24,7 @@ package agentproto
 
 import (
 	"encoding/json"
+	"net/http"
 	"time"
 
 	"gantry.dev/gantry"
@@ -72,4 +75,43 @@ type Checkout struct {
 type AttestationUpload struct {
 	gantry.Attestation
 	Envelope json.RawMessage `json:"envelope"`
+}
+
+// HTTPStatus is the status an error of kind answers with: the one place
+// that maps error kinds to HTTP, which clients read back with Kind.
+func HTTPStatus(kind string) int {
+	switch kind {
+	case gantry.EInvalid:
+		return http.StatusBadRequest
+	case gantry.EUnauthorized:
+		return http.StatusUnauthorized
+	case gantry.EForbidden:
+		return http.StatusForbidden
+	case gantry.ENotFound:
+		return http.StatusNotFound
+	case gantry.EConflict:
+		return http.StatusConflict
+	case gantry.EUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// Kind is the error kind of an HTTP status: what HTTPStatus mapped.
+func Kind(status int) string {
+	switch status {
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
+		return gantry.EInvalid
+	case http.StatusUnauthorized:
+		return gantry.EUnauthorized
+	case http.StatusForbidden:
+		return gantry.EForbidden
+	case http.StatusNotFound:
+		return gantry.ENotFound
+	case http.StatusConflict:
+		return gantry.EConflict
+	case http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusGatewayTimeout, http.StatusTooManyRequests:
+		return gantry.EUnavailable
+	}
+	return gantry.EInternal
 }

@@ -92,7 +92,7 @@ every secret's data key under it, after which the old keys may be removed.`,
 				return err
 			}
 			path := "/api/v1/projects/" + url.PathEscape(args[0]) + "/secrets/" + url.PathEscape(args[1]) + "?env=" + url.QueryEscape(env)
-			if err := apiCallRaw(cmd.Context(), c.server, c.token, "PUT", path, strings.TrimSuffix(string(value), "\n")); err != nil {
+			if err := apiCall(cmd.Context(), c.server, c.token, "PUT", path, strings.TrimSuffix(string(value), "\n"), nil); err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "set %s of %s\n", args[1], args[0])

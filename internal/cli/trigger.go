@@ -14,14 +14,20 @@ import (
 	"github.com/spf13/cobra"
 
 	"gantry.dev/gantry"
+	"gantry.dev/gantry/internal/agentproto"
 )
 
-// apiCall calls a Gantry server's API with a token and decodes the JSON
-// answer into out.
+// apiCall calls a Gantry server's API with a token: in is sent as JSON,
+// or as plain text when it is a string; a JSON answer is decoded into out.
 func apiCall(ctx context.Context, server, token, method, path string, in, out any) error {
 	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
+	ctype := "application/json"
+	switch v := in.(type) {
+	case nil:
+	case string:
+		body, ctype = strings.NewReader(v), "text/plain"
+	default:
+		b, err := json.Marshal(v)
 		if err != nil {
 			return err
 		}
@@ -31,7 +37,7 @@ func apiCall(ctx context.Context, server, token, method, path string, in, out an
 	if err != nil {
 		return gantry.Errorf(gantry.EInvalid, "server %q: %v", server, err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", ctype)
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
@@ -46,22 +52,7 @@ func apiCall(ctx context.Context, server, token, method, path string, in, out an
 		if json.Unmarshal(b, &e) != nil || e.Error == "" {
 			e.Error = strings.TrimSpace(string(b))
 		}
-		kind := gantry.EInternal
-		switch resp.StatusCode {
-		case 400:
-			kind = gantry.EInvalid
-		case 401:
-			kind = gantry.EUnauthorized
-		case 403:
-			kind = gantry.EForbidden
-		case 404:
-			kind = gantry.ENotFound
-		case 409:
-			kind = gantry.EConflict
-		case 503:
-			kind = gantry.EUnavailable
-		}
-		return gantry.Errorf(kind, "%s (%d)", e.Error, resp.StatusCode)
+		return gantry.Errorf(agentproto.Kind(resp.StatusCode), "%s (%d)", e.Error, resp.StatusCode)
 	}
 	if out != nil && len(b) > 0 {
 		return json.Unmarshal(b, out)
@@ -99,32 +90,6 @@ func (c *serverConn) resolve(e *env) error {
 	}
 	if c.server == "" || c.token == "" {
 		return gantry.Errorf(gantry.EInvalid, "give the server with --server URL and a token with --token or --token-file (or GANTRY_SERVER and GANTRY_TOKEN)")
-	}
-	return nil
-}
-
-// apiCallRaw sends a plain-text body.
-func apiCallRaw(ctx context.Context, server, token, method, path, body string) error {
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(server, "/")+path, strings.NewReader(body))
-	if err != nil {
-		return gantry.Errorf(gantry.EInvalid, "server %q: %v", server, err)
-	}
-	req.Header.Set("Content-Type", "text/plain")
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
-	if err != nil {
-		return gantry.Errorf(gantry.EUnavailable, "%s: %v", server, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		var e struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(b, &e) != nil || e.Error == "" {
-			e.Error = strings.TrimSpace(string(b))
-		}
-		return gantry.Errorf(gantry.EInvalid, "%s (%d)", e.Error, resp.StatusCode)
 	}
 	return nil
 }

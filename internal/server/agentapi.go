@@ -362,12 +362,7 @@ func (s *Server) jobFindings(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	fs, err := s.opts.Store.Findings(r.Context(), run.ID, r.URL.Query().Get("step"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, orEmpty(fs))
-	return nil
+	return s.writeFindings(w, r, run)
 }
 
 func (s *Server) putFindings(w http.ResponseWriter, r *http.Request) error {
@@ -470,16 +465,9 @@ func (s *Server) runSecrets(w http.ResponseWriter, r *http.Request) error {
 // putBlob stores an artifact the agent uploads, under its digest: the
 // bytes must have that digest and stay under the size limit.
 func (s *Server) putBlob(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.opts.Auth.Authenticate(r)
+	_, want, err := s.blobRequest(r, "upload")
 	if err != nil {
 		return err
-	}
-	if p.RunID == "" {
-		return gantry.Errorf(gantry.EForbidden, "only a job token may upload artifacts")
-	}
-	want := gantry.Digest(r.PathValue("digest"))
-	if !store.ValidDigest(want) {
-		return gantry.Errorf(gantry.EInvalid, "malformed digest %q", want)
 	}
 	if r.ContentLength > s.opts.MaxArtifact {
 		return gantry.Errorf(gantry.EInvalid, "artifact of %d bytes: the limit is %d", r.ContentLength, s.opts.MaxArtifact)
@@ -502,17 +490,26 @@ func (s *Server) putBlob(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) getBlob(w http.ResponseWriter, r *http.Request) error {
+// blobRequest authenticates a job token and reads the digest in the path.
+func (s *Server) blobRequest(r *http.Request, verb string) (*Principal, gantry.Digest, error) {
 	p, err := s.opts.Auth.Authenticate(r)
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	if p.RunID == "" {
-		return gantry.Errorf(gantry.EForbidden, "only a job token may download artifacts here")
+		return nil, "", gantry.Errorf(gantry.EForbidden, "only a job token may %s artifacts here", verb)
 	}
 	d := gantry.Digest(r.PathValue("digest"))
 	if !store.ValidDigest(d) {
-		return gantry.Errorf(gantry.EInvalid, "malformed digest %q", d)
+		return nil, "", gantry.Errorf(gantry.EInvalid, "malformed digest %q", d)
+	}
+	return p, d, nil
+}
+
+func (s *Server) getBlob(w http.ResponseWriter, r *http.Request) error {
+	p, d, err := s.blobRequest(r, "download")
+	if err != nil {
+		return err
 	}
 	// A job token is good for its run only: it reads that run's outputs
 	// (made by an earlier attempt, on another agent), not those of other

@@ -285,6 +285,11 @@ func (s *Server) getFindings(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	return s.writeFindings(w, r, run)
+}
+
+// writeFindings answers with a run's findings, of one step with ?step=.
+func (s *Server) writeFindings(w http.ResponseWriter, r *http.Request, run *gantry.Run) error {
 	fs, err := s.opts.Store.Findings(r.Context(), run.ID, r.URL.Query().Get("step"))
 	if err != nil {
 		return err
