@@ -13,19 +13,20 @@ import (
 	"time"
 
 	"gantry.dev/gantry"
+	"gantry.dev/gantry/internal/auth/oidctest"
 )
 
 type oidcFixture struct {
 	*fixture
-	op   *fakeOP
+	op   *oidctest.Provider
 	oidc *OIDC
 }
 
 func newOIDCFixture(t *testing.T, edit ...func(*OIDCConfig)) *oidcFixture {
 	t.Helper()
 	f := newFixture(t)
-	op := newFakeOP(t, f.clock.Now)
-	cfg := OIDCConfig{Issuer: op.srv.URL, ClientID: op.clientID, ClientSecret: op.clientSecret, RedirectURL: "https://gantry.example/auth/oidc/callback"}
+	op := oidctest.NewProvider(t, f.clock.Now)
+	cfg := OIDCConfig{Issuer: op.URL, ClientID: op.ClientID, ClientSecret: op.ClientSecret, RedirectURL: "https://gantry.example/auth/oidc/callback"}
 	for _, e := range edit {
 		e(&cfg)
 	}
@@ -86,7 +87,7 @@ func TestOIDCLogin(t *testing.T) {
 		t.Errorf("principal = %+v", p)
 	}
 	e := f.lastAudit(t)
-	if e.Action != AuditLoginSSO || e.Outcome != OutcomeSuccess || e.Detail["subject"] != "248289761001" || e.Detail["issuer"] != f.op.srv.URL {
+	if e.Action != AuditLoginSSO || e.Outcome != OutcomeSuccess || e.Detail["subject"] != oidctest.Subject || e.Detail["issuer"] != f.op.URL {
 		t.Errorf("audit event = %+v", e)
 	}
 	m := newTestSessions(t, f.clock)
@@ -98,7 +99,7 @@ func TestOIDCLogin(t *testing.T) {
 func TestOIDCEmailVerifiedString(t *testing.T) {
 	f := newOIDCFixture(t)
 	f.ssoUser(t, "dana@example.com")
-	f.op.claims["email_verified"] = "true"
+	f.op.SetClaim("email_verified", "true")
 	if _, err := f.signIn(t, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -169,30 +170,30 @@ func TestOIDCRejects(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name   string
-		op     func(*fakeOP)
+		op     func(*oidctest.Provider)
 		flow   func(*OIDCFlow, url.Values)
 		clock  time.Duration
 		reason string
 		kind   string
 	}{
-		{name: "wrong nonce", op: func(op *fakeOP) { op.tamper = func(c map[string]any) { c["nonce"] = "replayed" } }, reason: "nonce mismatch"},
-		{name: "no nonce", op: func(op *fakeOP) { op.tamper = func(c map[string]any) { delete(c, "nonce") } }, reason: "nonce mismatch"},
-		{name: "wrong audience", op: func(op *fakeOP) { op.tamper = func(c map[string]any) { c["aud"] = "someone-else" } }, reason: "verify id token"},
-		{name: "wrong issuer", op: func(op *fakeOP) { op.tamper = func(c map[string]any) { c["iss"] = "https://evil.example" } }, reason: "verify id token"},
-		{name: "expired token", op: func(op *fakeOP) {
-			op.tamper = func(c map[string]any) {
-				c["iat"] = op.now().Add(-2 * time.Hour).Unix()
-				c["exp"] = op.now().Add(-time.Hour).Unix()
-			}
+		{name: "wrong nonce", op: func(op *oidctest.Provider) { op.Tamper(func(c map[string]any) { c["nonce"] = "replayed" }) }, reason: "nonce mismatch"},
+		{name: "no nonce", op: func(op *oidctest.Provider) { op.Tamper(func(c map[string]any) { delete(c, "nonce") }) }, reason: "nonce mismatch"},
+		{name: "wrong audience", op: func(op *oidctest.Provider) { op.Tamper(func(c map[string]any) { c["aud"] = "someone-else" }) }, reason: "verify id token"},
+		{name: "wrong issuer", op: func(op *oidctest.Provider) { op.Tamper(func(c map[string]any) { c["iss"] = "https://evil.example" }) }, reason: "verify id token"},
+		{name: "expired token", op: func(op *oidctest.Provider) {
+			op.Tamper(func(c map[string]any) {
+				c["iat"] = op.Now().Add(-2 * time.Hour).Unix()
+				c["exp"] = op.Now().Add(-time.Hour).Unix()
+			})
 		}, reason: "verify id token"},
-		{name: "bad signature", op: func(op *fakeOP) { op.signKey = otherKey }, reason: "verify id token"},
+		{name: "bad signature", op: func(op *oidctest.Provider) { op.SignWith(otherKey) }, reason: "verify id token"},
 		{name: "state mismatch", flow: func(f *OIDCFlow, q url.Values) { q.Set("state", "forged") }, reason: "state mismatch"},
 		{name: "wrong PKCE verifier", flow: func(f *OIDCFlow, q url.Values) { f.Verifier = strings.Repeat("v", 43) }, reason: "exchange code"},
 		{name: "no code", flow: func(f *OIDCFlow, q url.Values) { q.Del("code") }, reason: "no authorization code"},
 		{name: "flow expired", clock: 11 * time.Minute, reason: "expired"},
-		{name: "email unverified", op: func(op *fakeOP) { op.claims["email_verified"] = false }, reason: "email not verified", kind: gantry.EForbidden},
-		{name: "email verified as a string false", op: func(op *fakeOP) { op.claims["email_verified"] = "false" }, reason: "email not verified", kind: gantry.EForbidden},
-		{name: "email missing", op: func(op *fakeOP) { delete(op.claims, "email") }, reason: "not a user name", kind: gantry.EForbidden},
+		{name: "email unverified", op: func(op *oidctest.Provider) { op.SetClaim("email_verified", false) }, reason: "email not verified", kind: gantry.EForbidden},
+		{name: "email verified as a string false", op: func(op *oidctest.Provider) { op.SetClaim("email_verified", "false") }, reason: "email not verified", kind: gantry.EForbidden},
+		{name: "email missing", op: func(op *oidctest.Provider) { op.DeleteClaim("email") }, reason: "not a user name", kind: gantry.EForbidden},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newOIDCFixture(t)
@@ -272,11 +273,11 @@ func TestOIDCFlowCookie(t *testing.T) {
 
 func TestNewOIDCRefuses(t *testing.T) {
 	f := newFixture(t)
-	op := newFakeOP(t, f.clock.Now)
+	op := oidctest.NewProvider(t, f.clock.Now)
 	for name, cfg := range map[string]OIDCConfig{
 		"no issuer":      {ClientID: "c", RedirectURL: "https://x/cb"},
-		"bad claim":      {Issuer: op.srv.URL, ClientID: "c", RedirectURL: "https://x/cb", UsernameClaim: "name"},
-		"issuer differs": {Issuer: op.srv.URL + "/other", ClientID: "c", RedirectURL: "https://x/cb"},
+		"bad claim":      {Issuer: op.URL, ClientID: "c", RedirectURL: "https://x/cb", UsernameClaim: "name"},
+		"issuer differs": {Issuer: op.URL + "/other", ClientID: "c", RedirectURL: "https://x/cb"},
 	} {
 		if _, err := NewOIDC(context.Background(), f.svc, cfg); err == nil {
 			t.Errorf("%s: accepted", name)

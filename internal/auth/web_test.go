@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"gantry.dev/gantry"
+	"gantry.dev/gantry/internal/auth/oidctest"
 )
 
 // webApp wires the package the way the server does, in a few handlers:
@@ -113,14 +114,14 @@ func TestWebFlow(t *testing.T) {
 	f.user(t, "dev", "developer password", false, map[string]gantry.Role{"web": gantry.RoleDeveloper})
 	f.store.PutUser(t.Context(), &gantry.User{Name: "dana@example.com", CreatedAt: f.clock.Now()})
 	f.grant(t, "dana@example.com", "web", gantry.RoleViewer)
-	op := newFakeOP(t, f.clock.Now)
+	op := oidctest.NewProvider(t, f.clock.Now)
 
 	app := &webApp{f: f, sessions: newTestSessions(t, f.clock)}
 	var h http.Handler
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	defer srv.Close()
 	var err error
-	app.oidc, err = NewOIDC(t.Context(), f.svc, OIDCConfig{Issuer: op.srv.URL, ClientID: op.clientID, ClientSecret: op.clientSecret, RedirectURL: srv.URL + "/auth/oidc/callback"})
+	app.oidc, err = NewOIDC(t.Context(), f.svc, OIDCConfig{Issuer: op.URL, ClientID: op.ClientID, ClientSecret: op.ClientSecret, RedirectURL: srv.URL + "/auth/oidc/callback"})
 	if err != nil {
 		t.Fatal(err)
 	}

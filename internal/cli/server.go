@@ -6,10 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -45,6 +47,13 @@ type serverFlags struct {
 	insecure    bool
 	leaseTTL    time.Duration
 	schedules   []string
+	oidc        oidcFlags
+}
+
+// oidcFlags configure single sign-on.
+type oidcFlags struct {
+	issuer, clientID, secretFile, redirectURL, usernameClaim string
+	autoProvision                                            bool
 }
 
 func newServerCmd(e *env) *cobra.Command {
@@ -60,7 +69,14 @@ is also written to DATA_DIR/admin.token, mode 0600).
 By default the state is SQLite in the data directory, and an embedded agent
 runs jobs on this machine; --database postgres://… keeps the state in
 PostgreSQL (several servers may share it), and --no-agent leaves the jobs to
-agents started with 'gantry agent'.`,
+agents started with 'gantry agent'.
+
+--oidc-issuer adds single sign-on to the web UI with an OpenID Connect
+provider (authorization code with PKCE): register the server there as a
+client with the redirect URL http://ADDR/login/oidc/callback (or give
+--oidc-redirect-url), and keep the client secret in a file only its owner
+may read. Signing in needs an existing user of that name (the email, by
+default) unless --oidc-auto-provision is given; a new user has no role.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runServer(cmd.Context(), e, f) },
 	}
@@ -73,6 +89,12 @@ agents started with 'gantry agent'.`,
 	fl.StringSliceVar(&f.labels, "agent-labels", []string{"linux"}, "the embedded agent's labels")
 	fl.BoolVar(&f.insecure, "insecure-cookies", false, "session cookies without Secure, for plain-HTTP use on localhost")
 	fl.StringArrayVar(&f.schedules, "schedule", nil, "run a project on a cron schedule (UTC): `PROJECT[@BRANCH]=CRON`, such as 'shop=0 3 * * 1-5'; may be repeated")
+	fl.StringVar(&f.oidc.issuer, "oidc-issuer", "", "sign people in with the OpenID Connect provider whose issuer is `URL`")
+	fl.StringVar(&f.oidc.clientID, "oidc-client-id", "", "the server's client `ID` at the OpenID Connect provider")
+	fl.StringVar(&f.oidc.secretFile, "oidc-client-secret-file", "", "read the client secret from `FILE`, which only its owner may read (omit for a public client)")
+	fl.StringVar(&f.oidc.redirectURL, "oidc-redirect-url", "", "the callback `URL` registered with the provider (default http://ADDR"+server.OIDCCallbackPath+")")
+	fl.StringVar(&f.oidc.usernameClaim, "oidc-username-claim", "email", "the ID token's claim that names the Gantry user: email (verified) or preferred_username")
+	fl.BoolVar(&f.oidc.autoProvision, "oidc-auto-provision", false, "make a user, with no role, on their first single sign-on")
 	fl.DurationVar(&f.leaseTTL, "lease-ttl", 30*time.Second, "how long an agent holds a job between heartbeats")
 	_ = fl.MarkHidden("lease-ttl")
 	return cmd
@@ -99,6 +121,10 @@ func runServer(ctx context.Context, e *env, f *serverFlags) error {
 		}
 		schedules = append(schedules, sc)
 	}
+	oidcSecret, err := f.oidc.check()
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
 		return fmt.Errorf("make data directory: %w", err)
 	}
@@ -113,8 +139,15 @@ func runServer(ctx context.Context, e *env, f *serverFlags) error {
 		return gantry.Errorf(gantry.EUnavailable, "listen on %s: %v", f.addr, err)
 	}
 	base := "http://" + ln.Addr().String()
+	var sso *auth.OIDC
+	if f.oidc.issuer != "" {
+		if sso, err = f.oidc.provider(ctx, st.auth, oidcSecret, f.addr, ln.Addr()); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	srv := server.New(server.Options{
-		Store: st.store, Blobs: st.blobs, Ledger: st.log, Auth: st.authn, Secrets: st.secrets, Logger: logger,
+		Store: st.store, Blobs: st.blobs, Ledger: st.log, Auth: st.authn, Secrets: st.secrets, OIDC: sso, Logger: logger,
 		LeaseTTL: f.leaseTTL,
 	})
 	ui, err := srv.WebUI()
@@ -233,6 +266,124 @@ func openServerState(ctx context.Context, e *env, f *serverFlags, logger *slog.L
 	}
 	s.authn = &server.Authn{Service: s.auth, Sessions: sessions, Admin: admin}
 	return s, nil
+}
+
+// check validates the single sign-on flags and returns the client
+// secret, before the server opens anything.
+func (o *oidcFlags) check() (string, error) {
+	if o.issuer == "" {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{
+			{"--oidc-client-id", o.clientID != ""}, {"--oidc-client-secret-file", o.secretFile != ""},
+			{"--oidc-redirect-url", o.redirectURL != ""}, {"--oidc-username-claim", o.usernameClaim != "email"},
+			{"--oidc-auto-provision", o.autoProvision},
+		} {
+			if f.set {
+				return "", gantry.Errorf(gantry.EInvalid, "%s needs --oidc-issuer", f.name)
+			}
+		}
+		return "", nil
+	}
+	for _, f := range [][2]string{{"--oidc-issuer", o.issuer}, {"--oidc-redirect-url", o.redirectURL}} {
+		if f[1] == "" {
+			continue
+		}
+		if u, err := url.Parse(f[1]); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return "", gantry.Errorf(gantry.EInvalid, "%s %q: expected an http:// or https:// URL", f[0], f[1])
+		}
+	}
+	if o.clientID == "" {
+		return "", gantry.Errorf(gantry.EInvalid, "--oidc-issuer needs --oidc-client-id")
+	}
+	if o.usernameClaim != "email" && o.usernameClaim != "preferred_username" {
+		return "", gantry.Errorf(gantry.EInvalid, "--oidc-username-claim %q: expected email or preferred_username", o.usernameClaim)
+	}
+	if o.secretFile == "" {
+		return "", nil
+	}
+	return readSecretFile(o.secretFile)
+}
+
+// maxSecretFile bounds a client secret's file.
+const maxSecretFile = 64 << 10
+
+// readSecretFile returns the trimmed content of a file that only its
+// owner may read or write: a secret anyone else on the machine can read
+// is no longer a secret.
+func readSecretFile(path string) (string, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return "", gantry.Errorf(gantry.EInvalid, "--oidc-client-secret-file: %v", err)
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		return "", gantry.Errorf(gantry.EInvalid, "--oidc-client-secret-file: %v", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return "", gantry.Errorf(gantry.EInvalid, "--oidc-client-secret-file %s: not a regular file", path)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return "", gantry.Errorf(gantry.EInvalid, "--oidc-client-secret-file %s: mode %04o lets group or others at it: chmod 600 %s", path, perm, path)
+	}
+	b, err := io.ReadAll(io.LimitReader(fh, maxSecretFile+1))
+	if err != nil {
+		return "", gantry.Errorf(gantry.EInvalid, "--oidc-client-secret-file %s: %v", path, err)
+	}
+	secret := strings.TrimSpace(string(b))
+	switch {
+	case len(b) > maxSecretFile:
+		return "", gantry.Errorf(gantry.EInvalid, "--oidc-client-secret-file %s: over %d bytes", path, maxSecretFile)
+	case secret == "":
+		return "", gantry.Errorf(gantry.EInvalid, "--oidc-client-secret-file %s is empty", path)
+	}
+	return secret, nil
+}
+
+// provider discovers the OpenID provider and returns single sign-on for
+// svc. The default redirect URL is the server's callback at addr as
+// given, so that it matches what was registered with the provider; bound
+// fills in what addr leaves open (no host, port 0).
+func (o *oidcFlags) provider(ctx context.Context, svc *auth.Service, secret, addr string, bound net.Addr) (*auth.OIDC, error) {
+	redirect := o.redirectURL
+	if redirect == "" {
+		redirect = "http://" + callbackHost(addr, bound) + server.OIDCCallbackPath
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	sso, err := auth.NewOIDC(ctx, svc, auth.OIDCConfig{
+		Issuer: o.issuer, ClientID: o.clientID, ClientSecret: secret, RedirectURL: redirect,
+		UsernameClaim: o.usernameClaim, AutoProvision: o.autoProvision,
+		HTTPClient: &http.Client{Timeout: 30 * time.Second},
+	})
+	if err != nil {
+		kind := gantry.ErrorKind(err)
+		if kind == gantry.EInternal {
+			kind = gantry.EInvalid
+		}
+		return nil, gantry.Errorf(kind, "--oidc-issuer: %w", err)
+	}
+	return sso, nil
+}
+
+// callbackHost is HOST:PORT of --addr for a browser: a wildcard or empty
+// host is localhost, and port 0 is the port bound.
+func callbackHost(addr string, bound net.Addr) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return bound.String()
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	if port == "0" {
+		if _, p, err := net.SplitHostPort(bound.String()); err == nil {
+			port = p
+		}
+	}
+	return net.JoinHostPort(host, port)
 }
 
 // bootstrapAdmin makes the first user on an empty server and prints its

@@ -51,7 +51,10 @@ type stack struct {
 	secrets *secrets.Service
 }
 
-func newStack(t testing.TB) *stack {
+// newStack starts a stack. Each configure edits the server's options
+// before the server is made; s.http is listening already (not serving),
+// so that they may use its address.
+func newStack(t testing.TB, configure ...func(s *stack, o *Options)) *stack {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -112,15 +115,21 @@ func newStack(t testing.TB) *stack {
 		t.Fatal(err)
 	}
 	s.secrets = secrets.NewService(st, secrets.NewSealer(ring, nil))
-	s.srv = New(Options{
+	s.http = httptest.NewUnstartedServer(nil)
+	t.Cleanup(s.http.Close)
+	opts := Options{
 		Store: st, Blobs: blobs, Ledger: log, Auth: &Authn{Service: svc, Sessions: sessions, Admin: admin},
 		WebhookSecret: func(context.Context, string) ([]byte, error) { return s.hookSecret, nil },
 		Secrets:       s.secrets,
 		LeaseWait:     2 * time.Second,
 		BaseURL:       "https://gantry.example",
-	})
-	s.http = httptest.NewServer(s.srv.Handler())
-	t.Cleanup(s.http.Close)
+	}
+	for _, c := range configure {
+		c(s, &opts)
+	}
+	s.srv = New(opts)
+	s.http.Config.Handler = s.srv.Handler()
+	s.http.Start()
 	return s
 }
 

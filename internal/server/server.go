@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"gantry.dev/gantry"
+	"gantry.dev/gantry/internal/agentproto"
 	"gantry.dev/gantry/internal/auth"
 	"gantry.dev/gantry/internal/ledger"
 	"gantry.dev/gantry/internal/secrets"
@@ -86,6 +87,9 @@ type Options struct {
 	// Secrets keeps projects' secrets, write-only; nil: a server without
 	// secrets.
 	Secrets Secrets
+	// OIDC signs people in to the web UI with single sign-on at
+	// /login/oidc; nil: password sign-in only.
+	OIDC *auth.OIDC
 	// BaseURL is the server's address as people reach it: commit
 	// statuses link to runs with it.
 	BaseURL string
@@ -137,6 +141,7 @@ func New(opts Options) *Server {
 	}
 	s := &Server{opts: opts, mux: http.NewServeMux(), hub: newHub(), metrics: newMetrics(), wake: make(chan struct{})}
 	s.register()
+	s.registerOIDC()
 	return s
 }
 
@@ -169,24 +174,10 @@ func (s *Server) handle(method, path string, h func(w http.ResponseWriter, r *ht
 
 // statusOf maps an error's kind to an HTTP status.
 func statusOf(err error) int {
-	switch gantry.ErrorKind(err) {
-	case gantry.EInvalid:
-		return http.StatusBadRequest
-	case gantry.EUnauthorized:
-		return http.StatusUnauthorized
-	case gantry.EForbidden:
-		return http.StatusForbidden
-	case gantry.ENotFound:
-		return http.StatusNotFound
-	case gantry.EConflict:
-		return http.StatusConflict
-	case gantry.EUnavailable:
+	if gantry.ErrorKind(err) == gantry.EInternal && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 		return http.StatusServiceUnavailable
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
+	return agentproto.HTTPStatus(gantry.ErrorKind(err))
 }
 
 // writeError answers with the error's status. Internal errors show the

@@ -18,7 +18,8 @@ func (s *Server) WebUI() (http.Handler, error) {
 		return nil, gantry.Errorf(gantry.EUnavailable, "the web UI needs sessions")
 	}
 	ws := &webSessions{a: a}
-	return web.New(web.Options{Store: s.opts.Store, Sessions: ws, Service: &webService{s: s, a: a}, Logger: s.opts.Logger})
+	return web.New(web.Options{Store: s.opts.Store, Sessions: ws, Service: &webService{s: s, a: a},
+		SSO: s.opts.OIDC != nil, Logger: s.opts.Logger})
 }
 
 // webSessions are the web UI's sign-in: stateless signed cookies.

@@ -19,6 +19,7 @@ type loginView struct {
 	Next  string
 	Token string
 	Error string
+	SSO   bool // offer single sign-on
 }
 
 func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
@@ -41,7 +42,7 @@ func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request, status int, 
 		Name: loginCookie, Value: token, Path: "/login", MaxAge: 3600,
 		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode,
 	})
-	v.Token = token
+	v.Token, v.SSO = token, h.opts.SSO
 	w.Header().Set("Cache-Control", "no-store")
 	h.render(w, r, nil, status, "login", "Sign in", v)
 }

@@ -155,9 +155,12 @@ type Options struct {
 	// LogLines bounds the lines of one step's log rendered in a page;
 	// the rest is a link. Default 5000.
 	LogLines int
-	Now      func() time.Time // nil: time.Now
-	Rand     io.Reader        // nil: crypto/rand
-	Logger   *slog.Logger     // nil discards
+	// SSO shows a link to single sign-on (GET /login/oidc, served by the
+	// server) on the login page.
+	SSO    bool
+	Now    func() time.Time // nil: time.Now
+	Rand   io.Reader        // nil: crypto/rand
+	Logger *slog.Logger     // nil discards
 }
 
 // Handler serves the web UI. Make one with New.
