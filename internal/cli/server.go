@@ -48,6 +48,14 @@ type serverFlags struct {
 	leaseTTL    time.Duration
 	schedules   []string
 	oidc        oidcFlags
+	vault       vaultFlags
+
+	vaultService *secrets.Service // made from vault before anything is written
+}
+
+// vaultFlags keep secrets in HashiCorp Vault instead of the database.
+type vaultFlags struct {
+	addr, tokenFile, namespace, mount, prefix string
 }
 
 // oidcFlags configure single sign-on.
@@ -89,6 +97,11 @@ default) unless --oidc-auto-provision is given; a new user has no role.`,
 	fl.StringSliceVar(&f.labels, "agent-labels", []string{"linux"}, "the embedded agent's labels")
 	fl.BoolVar(&f.insecure, "insecure-cookies", false, "session cookies without Secure, for plain-HTTP use on localhost")
 	fl.StringArrayVar(&f.schedules, "schedule", nil, "run a project on a cron schedule (UTC): `PROJECT[@BRANCH]=CRON`, such as 'shop=0 3 * * 1-5'; may be repeated")
+	fl.StringVar(&f.vault.addr, "vault-addr", "", "keep project secrets in the HashiCorp Vault KV v2 engine at `URL` instead of the database")
+	fl.StringVar(&f.vault.tokenFile, "vault-token-file", "", "read the Vault token from `FILE`, which only its owner may read")
+	fl.StringVar(&f.vault.namespace, "vault-namespace", "", "the Vault `NAMESPACE` (Vault Enterprise, HCP)")
+	fl.StringVar(&f.vault.mount, "vault-mount", "secret", "where the KV v2 engine is mounted")
+	fl.StringVar(&f.vault.prefix, "vault-prefix", "gantry", "the `PATH` under the mount that Gantry's secrets live in")
 	fl.StringVar(&f.oidc.issuer, "oidc-issuer", "", "sign people in with the OpenID Connect provider whose issuer is `URL`")
 	fl.StringVar(&f.oidc.clientID, "oidc-client-id", "", "the server's client `ID` at the OpenID Connect provider")
 	fl.StringVar(&f.oidc.secretFile, "oidc-client-secret-file", "", "read the client secret from `FILE`, which only its owner may read (omit for a public client)")
@@ -124,6 +137,13 @@ func runServer(ctx context.Context, e *env, f *serverFlags) error {
 	oidcSecret, err := f.oidc.check()
 	if err != nil {
 		return err
+	}
+	if f.vault.addr != "" {
+		// Bad Vault flags are refused before anything is written.
+		var err error
+		if f.vaultService, err = openVault(f.vault); err != nil {
+			return err
+		}
 	}
 	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
 		return fmt.Errorf("make data directory: %w", err)
@@ -242,7 +262,10 @@ func openServerState(ctx context.Context, e *env, f *serverFlags, logger *slog.L
 		return nil, err
 	}
 	sealer := secrets.NewSealer(ring, rand.Reader)
-	s.secrets = secrets.NewService(s.store, sealer)
+	s.secrets = f.vaultService
+	if s.secrets == nil {
+		s.secrets = secrets.NewService(s.store, sealer)
+	}
 
 	sessionKey, err := readOrMakeKey(filepath.Join(f.dataDir, "session.key"))
 	if err != nil {
@@ -303,7 +326,7 @@ func (o *oidcFlags) check() (string, error) {
 	if o.secretFile == "" {
 		return "", nil
 	}
-	return readSecretFile(o.secretFile)
+	return readSecretFile("--oidc-client-secret-file", o.secretFile)
 }
 
 // maxSecretFile bounds a client secret's file.
@@ -312,34 +335,50 @@ const maxSecretFile = 64 << 10
 // readSecretFile returns the trimmed content of a file that only its
 // owner may read or write: a secret anyone else on the machine can read
 // is no longer a secret.
-func readSecretFile(path string) (string, error) {
+func readSecretFile(flag, path string) (string, error) {
 	fh, err := os.Open(path)
 	if err != nil {
-		return "", gantry.Errorf(gantry.EInvalid, "--oidc-client-secret-file: %v", err)
+		return "", gantry.Errorf(gantry.EInvalid, "%s: %v", flag, err)
 	}
 	defer fh.Close()
 	fi, err := fh.Stat()
 	if err != nil {
-		return "", gantry.Errorf(gantry.EInvalid, "--oidc-client-secret-file: %v", err)
+		return "", gantry.Errorf(gantry.EInvalid, "%s: %v", flag, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return "", gantry.Errorf(gantry.EInvalid, "--oidc-client-secret-file %s: not a regular file", path)
+		return "", gantry.Errorf(gantry.EInvalid, "%s %s: not a regular file", flag, path)
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return "", gantry.Errorf(gantry.EInvalid, "--oidc-client-secret-file %s: mode %04o lets group or others at it: chmod 600 %s", path, perm, path)
+		return "", gantry.Errorf(gantry.EInvalid, "%s %s: mode %04o lets group or others at it: chmod 600 %s", flag, path, perm, path)
 	}
 	b, err := io.ReadAll(io.LimitReader(fh, maxSecretFile+1))
 	if err != nil {
-		return "", gantry.Errorf(gantry.EInvalid, "--oidc-client-secret-file %s: %v", path, err)
+		return "", gantry.Errorf(gantry.EInvalid, "%s %s: %v", flag, path, err)
 	}
 	secret := strings.TrimSpace(string(b))
 	switch {
 	case len(b) > maxSecretFile:
-		return "", gantry.Errorf(gantry.EInvalid, "--oidc-client-secret-file %s: over %d bytes", path, maxSecretFile)
+		return "", gantry.Errorf(gantry.EInvalid, "%s %s: over %d bytes", flag, path, maxSecretFile)
 	case secret == "":
-		return "", gantry.Errorf(gantry.EInvalid, "--oidc-client-secret-file %s is empty", path)
+		return "", gantry.Errorf(gantry.EInvalid, "%s %s is empty", flag, path)
 	}
 	return secret, nil
+}
+
+// openVault returns the secrets service on Vault.
+func openVault(f vaultFlags) (*secrets.Service, error) {
+	if f.tokenFile == "" {
+		return nil, gantry.Errorf(gantry.EInvalid, "--vault-addr needs --vault-token-file")
+	}
+	token, err := readSecretFile("--vault-token-file", f.tokenFile)
+	if err != nil {
+		return nil, err
+	}
+	v, err := secrets.NewVault(secrets.VaultConfig{Addr: f.addr, Token: token, Namespace: f.namespace, Mount: f.mount})
+	if err != nil {
+		return nil, err
+	}
+	return secrets.NewVaultService(v, f.prefix)
 }
 
 // provider discovers the OpenID provider and returns single sign-on for
