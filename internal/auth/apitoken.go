@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -39,7 +40,7 @@ func (s *Service) CreateToken(ctx context.Context, p *Principal, req TokenReques
 	if err := validTokenName(req.Name); err != nil {
 		return "", nil, err
 	}
-	if req.Project != "" && !projectNameRE.MatchString(req.Project) {
+	if req.Project != "" && !projectNameRE().MatchString(req.Project) {
 		return "", nil, gantry.Errorf(gantry.EInvalid, "project name %q is malformed", clip(req.Project))
 	}
 	scopes, err := userScopes(req.Scopes)
@@ -102,7 +103,7 @@ func (s *Service) CreateJobToken(ctx context.Context, agent, project string, run
 	if err := validAgentName(agent); err != nil {
 		return "", nil, err
 	}
-	if !projectNameRE.MatchString(project) || run == "" || clip(string(run)) != string(run) {
+	if !projectNameRE().MatchString(project) || run == "" || clip(string(run)) != string(run) {
 		return "", nil, gantry.Errorf(gantry.EInvalid, "a job token needs a project and a run")
 	}
 	if ttl <= 0 || ttl > s.cfg.MaxJobTokenTTL {
@@ -266,13 +267,13 @@ func validTokenName(name string) error {
 }
 
 // projectNameRE is what gantry.Project.Name may be.
-var projectNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+var projectNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`) })
 
 // agentNameRE is what an agent may be called: a host name will do.
-var agentNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+var agentNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`) })
 
 func validAgentName(name string) error {
-	if !agentNameRE.MatchString(name) {
+	if !agentNameRE().MatchString(name) {
 		return gantry.Errorf(gantry.EInvalid, "agent name %q must be 1 to 63 of A-Z a-z 0-9 . _ -, starting with a letter or digit", clip(name))
 	}
 	return nil

@@ -228,11 +228,11 @@ const (
 // No ':' keeps user names apart from "agent:NAME" and "webhook:FORGE"
 // actors; lower case alone makes logins case-insensitive. The stores
 // accept a superset (store.ValidUserName).
-var userNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._@+-]{0,127}$`)
+var userNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9._@+-]{0,127}$`) })
 
 // ValidUserName returns an EInvalid error when name may not be a user's.
 func ValidUserName(name string) error {
-	if !userNameRE.MatchString(name) {
+	if !userNameRE().MatchString(name) {
 		return gantry.Errorf(gantry.EInvalid, "user name %q must be 1 to 128 of a-z 0-9 . _ @ + -, starting with a letter or digit", clip(name))
 	}
 	switch name {
