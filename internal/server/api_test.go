@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"gantry.dev/gantry"
 	"gantry.dev/gantry/internal/agentproto"
@@ -131,5 +132,76 @@ func TestAuditEventsAreInTheLedger(t *testing.T) {
 		if e.LedgerIndex < 0 {
 			t.Errorf("audit event %d (%s) has no ledger entry", e.ID, e.Action)
 		}
+	}
+}
+
+// TestLabelsRouteJobs: a job that needs a label goes only to an agent
+// enrolled with it; an agent cannot claim a label it was not enrolled
+// with.
+func TestLabelsRouteJobs(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	pr := &gantry.Project{Name: "shop", RepoURL: "/nowhere", DefaultBranch: "main", PipelinePath: ".gantry.yml", CreatedAt: s.srv.opts.Now()}
+	if err := s.store.PutProject(ctx, pr); err != nil {
+		t.Fatal(err)
+	}
+	enroll := func(name string, labels ...string) string {
+		keys, err := evidence.GenerateKeys(t.TempDir(), evidence.GenerateOptions{LedgerName: "test.example/" + name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pem, _ := evidence.MarshalPublicKey(keys.Signing)
+		code, body := s.call("POST", "/api/v1/agents", s.adminToken, agentproto.EnrollRequest{Name: name, Labels: labels, PublicKey: string(pem)})
+		if code != http.StatusCreated {
+			t.Fatalf("enroll %s: %d %s", name, code, body)
+		}
+		var e agentproto.EnrollResponse
+		json.Unmarshal(body, &e)
+		return e.Token
+	}
+	plain, docker := enroll("plain", "linux"), enroll("dockerized", "linux", "docker")
+	run, err := s.srv.Trigger(ctx, pr, gantry.Trigger{Event: "manual"}, []string{"docker"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := s.call("POST", "/api/v1/agent/lease", plain, agentproto.LeaseRequest{Labels: []string{"linux", "docker"}, WaitMS: 200}); code != http.StatusNoContent {
+		t.Errorf("an agent without docker claiming it: %d %s, want 204 (no job)", code, body)
+	}
+	code, body := s.call("POST", "/api/v1/agent/lease", docker, agentproto.LeaseRequest{Labels: []string{"linux", "docker"}, WaitMS: 200})
+	var l agentproto.Lease
+	json.Unmarshal(body, &l)
+	if code != http.StatusOK || l.Run == nil || l.Run.ID != run.ID {
+		t.Errorf("the docker agent's lease: %d %s", code, body)
+	}
+}
+
+// TestAgentConcurrency: an agent with concurrency 2 runs two jobs at once.
+func TestAgentConcurrency(t *testing.T) {
+	s := newStack(t)
+	dir, _ := repo(t, "version: 1\nstages:\n  - name: s\n    steps:\n      - {name: wait, run: sleep 1}\n")
+	ctx := context.Background()
+	pr := &gantry.Project{Name: "shop", RepoURL: dir, DefaultBranch: "main", PipelinePath: ".gantry.yml", CreatedAt: s.srv.opts.Now()}
+	if err := s.store.PutProject(ctx, pr); err != nil {
+		t.Fatal(err)
+	}
+	s.concurrency = 2
+	s.startAgent("double")
+	a, err := s.srv.Trigger(ctx, pr, gantry.Trigger{Event: "manual"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.srv.Trigger(ctx, pr, gantry.Trigger{Event: "manual"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ra, rb := s.waitRun(a.ID), s.waitRun(b.ID)
+	if ra.Status != gantry.StatusSucceeded || rb.Status != gantry.StatusSucceeded {
+		t.Fatalf("runs %s and %s", ra.Status, rb.Status)
+	}
+	// Each step sleeps a second: one after the other, the second would
+	// start when the first ended.
+	if rb.StartedAt.After(ra.FinishedAt) || ra.StartedAt.After(rb.FinishedAt) {
+		t.Errorf("the runs did not overlap: %s–%s and %s–%s", ra.StartedAt.Format(time.StampMilli), ra.FinishedAt.Format(time.StampMilli),
+			rb.StartedAt.Format(time.StampMilli), rb.FinishedAt.Format(time.StampMilli))
 	}
 }

@@ -49,6 +49,8 @@ type stack struct {
 	// agent's default.
 	actions func(workspace string) *action.Registry
 	secrets *secrets.Service
+	// concurrency is the jobs at once of the agents started; default 1.
+	concurrency int
 }
 
 // newStack starts a stack. Each configure edits the server's options
@@ -205,7 +207,8 @@ func (s *stack) startAgent(name string) crypto.PublicKey {
 	}
 	a := agent.New(agent.Options{Server: s.http.URL, Token: enrolled.Token, Name: name, Labels: []string{"linux"},
 		WorkDir: filepath.Join(s.dir, "work-"+name), Signer: signer, Executors: map[string]gantry.Executor{"local": ex},
-		LeaseWait: 500 * time.Millisecond, Heartbeat: cmp.Or(s.heartbeat, 200*time.Millisecond), Actions: s.actions})
+		LeaseWait: 500 * time.Millisecond, Heartbeat: cmp.Or(s.heartbeat, 200*time.Millisecond), Actions: s.actions,
+		Concurrency: s.concurrency})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
