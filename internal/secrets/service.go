@@ -6,13 +6,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"gantry.dev/gantry"
+	"gantry.dev/gantry/internal/store"
 )
 
 // MaxValueSize bounds a secret value: room for a certificate chain or a
@@ -23,8 +23,8 @@ const MaxValueSize = 64 << 10
 const maxNameLen = 128
 
 var (
-	projectRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
-	envRE     = projectRE // environments are named as projects are
+	validProject = store.ValidName
+	validEnv     = store.ValidName // environments are named as projects are
 )
 
 // Info describes a secret without its value: what List returns.
@@ -111,7 +111,7 @@ func (s *Service) Put(ctx context.Context, project, env, name, value, actor stri
 
 // List describes project's secrets in every environment, by env and name.
 func (s *Service) List(ctx context.Context, project string) ([]Info, error) {
-	if !projectRE.MatchString(project) {
+	if !validProject(project) {
 		return nil, badProject(project)
 	}
 	if s.vault != nil {
@@ -168,10 +168,10 @@ func (s *Service) Delete(ctx context.Context, project, env, name string) error {
 // It is the only method that returns values: callers give them only to
 // the steps that name them, and mask them in logs.
 func (s *Service) Resolve(ctx context.Context, project, env string, names []string) (map[string]string, error) {
-	if !projectRE.MatchString(project) {
+	if !validProject(project) {
 		return nil, badProject(project)
 	}
-	if env != "" && !envRE.MatchString(env) {
+	if env != "" && !validEnv(env) {
 		return nil, badEnv(env)
 	}
 	out := make(map[string]string, len(names))
@@ -269,7 +269,7 @@ func (s *Service) Rotate(ctx context.Context, newKeyID string, projects ...strin
 		return rot, gantry.Errorf(gantry.EInvalid, "rotate secrets: key %q is not the current key %q; put it first in the key file and restart", newKeyID, cur)
 	}
 	for _, p := range projects {
-		if !projectRE.MatchString(p) {
+		if !validProject(p) {
 			return rot, badProject(p)
 		}
 	}
@@ -379,10 +379,10 @@ func place(project, env, name string) string {
 }
 
 func checkPlace(project, env, name string) error {
-	if !projectRE.MatchString(project) {
+	if !validProject(project) {
 		return badProject(project)
 	}
-	if env != "" && !envRE.MatchString(env) {
+	if env != "" && !validEnv(env) {
 		return badEnv(env)
 	}
 	return checkName(name)

@@ -81,7 +81,7 @@ func (b *vaultBackend) list(ctx context.Context, project string) ([]Info, error)
 		env := dir
 		if dir == vaultAllEnvs {
 			env = ""
-		} else if !envRE.MatchString(dir) {
+		} else if !validEnv(dir) {
 			continue
 		}
 		names, err := b.v.List(ctx, b.prefix+"/"+project+"/"+dir)

@@ -48,7 +48,6 @@ type TokenMinter interface {
 	JobToken(ctx context.Context, agent string, run gantry.RunID, project string, expires time.Time) (string, error)
 }
 
-var agentName = projectName
 
 func (s *Server) enrollAgent(w http.ResponseWriter, r *http.Request) error {
 	p, err := s.principal(r, "", ActAgentManage)
@@ -59,7 +58,7 @@ func (s *Server) enrollAgent(w http.ResponseWriter, r *http.Request) error {
 	if err := readJSON(r, &req); err != nil {
 		return err
 	}
-	if !agentName.MatchString(req.Name) {
+	if !validName(req.Name) {
 		return gantry.Errorf(gantry.EInvalid, "agent name %q: use lower-case letters, digits and '-'", req.Name)
 	}
 	if _, err := evidence.ParsePublicKey([]byte(req.PublicKey)); err != nil {

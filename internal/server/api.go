@@ -3,11 +3,11 @@ package server
 import (
 	"errors"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"gantry.dev/gantry"
+	"gantry.dev/gantry/internal/store"
 )
 
 func (s *Server) register() {
@@ -51,7 +51,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
-var projectName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+// validName reports whether s may name a project or an agent:
+// [a-z0-9][a-z0-9-]*, at most 63 bytes.
+var validName = store.ValidName
 
 func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) error {
 	if s.opts.Auth == nil {
@@ -95,7 +97,7 @@ func (s *Server) putProject(w http.ResponseWriter, r *http.Request) error {
 	if err := readJSON(r, &pr); err != nil {
 		return err
 	}
-	if !projectName.MatchString(pr.Name) {
+	if !validName(pr.Name) {
 		return gantry.Errorf(gantry.EInvalid, "project name %q: use lower-case letters, digits and '-', at most 63", pr.Name)
 	}
 	action := ActProjectManage

@@ -29,7 +29,7 @@ func ParseSchedule(s string) (*Schedule, error) {
 		return nil, gantry.Errorf(gantry.EInvalid, "schedule %q: expected PROJECT=CRON, such as shop=0 3 * * *", s)
 	}
 	project, branch, _ := strings.Cut(strings.TrimSpace(target), "@")
-	if !projectName.MatchString(project) {
+	if !validName(project) {
 		return nil, gantry.Errorf(gantry.EInvalid, "schedule %q: %q is not a project name", s, project)
 	}
 	c, err := parseCron(spec)
