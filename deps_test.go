@@ -53,6 +53,18 @@ func TestImportGraph(t *testing.T) {
 	forbid(in("store"), in("engine"), in("cli"), in("server"), in("executor"), in("spec"))
 	forbid(in("spec"), in("engine"), in("cli"), in("server"), in("store"), in("executor"))
 	forbid(in("cas"), in("engine"), in("cli"), in("server"), in("store"), in("executor"))
+	// The agent and the server speak through internal/agentproto only.
+	forbid(in("agent"), in("server"), in("cli"), in("store"), in("web"), in("auth"))
+	forbid(in("agentproto"), in("agent"), in("server"), in("cli"), in("store"))
+	forbid(in("server"), in("agent"), in("cli"), in("store/sqlite"), in("store/postgres"))
+	// Libraries the server wires together know nothing of it, or of the
+	// stores they are given.
+	forbid(in("auth"), in("server"), in("web"), in("cli"), in("store/sqlite"), in("store/postgres"))
+	forbid(in("web"), in("server"), in("cli"), in("auth"), in("store/sqlite"), in("store/postgres"))
+	forbid(in("forge"), in("server"), in("cli"), in("store"), in("engine"))
+	forbid(in("secrets"), in("server"), in("cli"), in("engine"), in("store/sqlite"), in("store/postgres"))
+	forbid(in("ledger"), in("evidence"), in("server"), in("cli"), in("engine"), in("store/sqlite"), in("store/postgres"))
+	forbid(in("evidence"), in("server"), in("cli"), in("engine"), in("store/sqlite"), in("store/postgres"))
 	// The examples are applications Gantry delivers, not parts of it.
 	for pkg, imps := range imports {
 		if !strings.HasPrefix(pkg, mod+"/examples/") {
