@@ -48,7 +48,6 @@ type TokenMinter interface {
 	JobToken(ctx context.Context, agent string, run gantry.RunID, project string, expires time.Time) (string, error)
 }
 
-
 func (s *Server) enrollAgent(w http.ResponseWriter, r *http.Request) error {
 	p, err := s.principal(r, "", ActAgentManage)
 	if err != nil {

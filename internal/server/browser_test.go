@@ -2,11 +2,11 @@ package server
 
 import (
 	"context"
+	"gantry.dev/gantry/internal/web/webtest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,130 +30,6 @@ func newStackWithUI(t testing.TB) *stack {
 	}
 	s.srv.Mount("/", ui)
 	return s
-}
-
-// findChromium finds a Chromium to drive. Without one the test skips,
-// unless GANTRY_TEST_BROWSER=1 says that it must run (as CI does).
-func findChromium(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("GANTRY_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "headless-shell"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("GANTRY_TEST_BROWSER") == "1" {
-		t.Fatal("GANTRY_TEST_BROWSER=1 but no Chromium is on PATH: apt-get install chromium, or set GANTRY_CHROMIUM to its path")
-	}
-	t.Skip("no Chromium on PATH: apt-get install chromium to run the browser test (GANTRY_TEST_BROWSER=1 makes its absence a failure)")
-	return ""
-}
-
-// tab is one headless Chromium tab, with what its pages wrote on the
-// console.
-type tab struct {
-	t   *testing.T
-	ctx context.Context
-
-	mu      sync.Mutex
-	console []string
-}
-
-func newTab(t *testing.T) *tab {
-	t.Helper()
-	path := findChromium(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("metrics-recording-only", true),
-		chromedp.Flag("no-pings", true),
-		chromedp.WindowSize(1400, 1000),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelTab := chromedp.NewContext(actx)
-	ctx, cancelTime := context.WithTimeout(ctx, 2*time.Minute)
-	t.Cleanup(func() { cancelTime(); cancelTab(); cancelAlloc() })
-	b := &tab{t: t, ctx: ctx}
-	// Start the browser now, so that a missing library fails here, clearly.
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start Chromium %s: %v", path, err)
-	}
-	msgs := chromedp.Console(ctx)
-	go func() {
-		for m, err := range msgs {
-			if err != nil {
-				return
-			}
-			b.mu.Lock()
-			b.console = append(b.console, m.String())
-			b.mu.Unlock()
-		}
-	}()
-	return b
-}
-
-func (b *tab) do(what string, actions ...chromedp.Action[chromedp.Void]) {
-	b.t.Helper()
-	if err := chromedp.Do(b.ctx, actions...); err != nil {
-		b.t.Fatalf("%s: %v\nconsole:\n%s", what, err, strings.Join(b.consoleLines(), "\n"))
-	}
-}
-
-// waitJS waits until a JavaScript expression is true, through the
-// navigations on the way.
-func (b *tab) waitJS(what, expr string, timeout time.Duration) {
-	b.t.Helper()
-	deadline := time.Now().Add(timeout)
-	var err error
-	for {
-		_, err = chromedp.Run(b.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(time.Until(deadline)), chromedp.WithPollingInterval(50*time.Millisecond)))
-		if err == nil || !pageGone(err) || time.Now().After(deadline) {
-			break
-		}
-	}
-	if err != nil {
-		html, _ := chromedp.Run(b.ctx, chromedp.OuterHTML(chromedp.CSS("main")))
-		b.t.Fatalf("wait for %s (%s): %v\nconsole:\n%s\npage:\n%s", what, expr, err, strings.Join(b.consoleLines(), "\n"), html)
-	}
-}
-
-// pageGone reports whether err says that the page's JavaScript context
-// went away under a poll: a navigation.
-func pageGone(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, "Cannot find context") || strings.Contains(msg, "context was destroyed") ||
-		strings.Contains(msg, "Inspected target navigated")
-}
-
-func (b *tab) text(sel string) string {
-	b.t.Helper()
-	s, err := chromedp.Run(b.ctx, chromedp.TextContent(chromedp.CSS(sel)))
-	if err != nil {
-		b.t.Fatalf("text of %s: %v", sel, err)
-	}
-	return strings.TrimSpace(s)
-}
-
-func (b *tab) eval(expr string) string {
-	b.t.Helper()
-	s, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](expr))
-	if err != nil {
-		b.t.Fatalf("evaluate %s: %v", expr, err)
-	}
-	return s
-}
-
-func (b *tab) consoleLines() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]string(nil), b.console...)
 }
 
 // commitFile adds a file to a repository made by repo, in a new commit.
@@ -197,7 +73,7 @@ stages:
 // sign in, start a run from the project's page, watch the run page follow
 // it live to success, and open the finding its scan step made.
 func TestBrowserRunsAPipelineOnTheRealStack(t *testing.T) {
-	b := newTab(t)
+	b := webtest.New(t)
 	s := newStackWithUI(t)
 	s.actions = func(string) *action.Registry {
 		reg := action.Builtins()
@@ -213,31 +89,31 @@ func TestBrowserRunsAPipelineOnTheRealStack(t *testing.T) {
 	base := s.http.URL
 
 	// Sign in: the dashboard sends us to the form and back.
-	b.do("open the dashboard", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`input[name="user"]`)))
-	b.do("sign in",
+	b.Do("open the dashboard", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`input[name="user"]`)))
+	b.Do("sign in",
 		chromedp.SendKeys(chromedp.CSS(`input[name="user"]`), "admin"),
 		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), "correct horse battery staple"),
 		chromedp.Click(chromedp.CSS(`.login button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`.project-card[data-project="shop"]`)),
 	)
-	b.waitJS("the dashboard's live stream", `document.getElementById("live").dataset.state === "live"`, 20*time.Second)
+	b.WaitJS("the dashboard's live stream", `document.getElementById("live").dataset.state === "live"`, 20*time.Second)
 
 	// Start a run from the project's page: the server queues it, the
 	// agent leases it.
-	b.do("open the project", chromedp.Click(chromedp.CSS(`.project-card[data-project="shop"] h2 a`)), chromedp.WaitVisible(chromedp.ID("run-pipeline")))
-	b.do("run the pipeline", chromedp.Click(chromedp.ID("run-pipeline")))
-	b.waitJS("the run's page", `!!document.body.dataset.run`, 20*time.Second)
-	runID := gantry.RunID(b.eval(`document.body.dataset.run`))
-	b.waitJS("the run's live stream", `document.getElementById("live").dataset.state === "live"`, 20*time.Second)
+	b.Do("open the project", chromedp.Click(chromedp.CSS(`.project-card[data-project="shop"] h2 a`)), chromedp.WaitVisible(chromedp.ID("run-pipeline")))
+	b.Do("run the pipeline", chromedp.Click(chromedp.ID("run-pipeline")))
+	b.WaitJS("the run's page", `!!document.body.dataset.run`, 20*time.Second)
+	runID := gantry.RunID(b.Eval(`document.body.dataset.run`))
+	b.WaitJS("the run's live stream", `document.getElementById("live").dataset.state === "live"`, 20*time.Second)
 	// From here on the page must not reload: the marker would be gone.
-	b.eval(`window.gantryMarker = "kept"; "ok"`)
+	b.Eval(`window.gantryMarker = "kept"; "ok"`)
 
 	// The run is held open by its hold step: the page shows it running
 	// and the scan step finishing, as the agent reports them.
-	b.waitJS("the run running", `document.getElementById("run-head").classList.contains("status-running")`, 30*time.Second)
-	b.waitJS("the hold step running", `!!document.querySelector('#graph .stage[data-stage="commit"] li.step.status-running[data-step="hold"]')`, 30*time.Second)
-	b.waitJS("the iac step succeeded", `!!document.querySelector('#graph .stage[data-stage="commit"] li.step.status-succeeded[data-step="iac"]')`, 60*time.Second)
-	if got := b.text(`#run-head [data-field="status"]`); got != "running" {
+	b.WaitJS("the run running", `document.getElementById("run-head").classList.contains("status-running")`, 30*time.Second)
+	b.WaitJS("the hold step running", `!!document.querySelector('#graph .stage[data-stage="commit"] li.step.status-running[data-step="hold"]')`, 30*time.Second)
+	b.WaitJS("the iac step succeeded", `!!document.querySelector('#graph .stage[data-stage="commit"] li.step.status-succeeded[data-step="iac"]')`, 60*time.Second)
+	if got := b.Text(`#run-head [data-field="status"]`); got != "running" {
 		t.Errorf("a held run shows %q", got)
 	}
 	if r, err := s.store.Run(context.Background(), runID); err != nil || r.Status != gantry.StatusRunning {
@@ -249,16 +125,16 @@ func TestBrowserRunsAPipelineOnTheRealStack(t *testing.T) {
 	if err := os.WriteFile(release, nil, 0o644); err != nil {
 		t.Fatalf("release the hold step: %v", err)
 	}
-	b.waitJS("the run succeeded", `document.getElementById("run-head").classList.contains("status-succeeded")`, 60*time.Second)
-	b.waitJS("the evidence", `document.body.dataset.evidence === "loaded"`, 20*time.Second)
-	if got := b.text(`#run-head [data-field="status"]`); got != "succeeded" {
+	b.WaitJS("the run succeeded", `document.getElementById("run-head").classList.contains("status-succeeded")`, 60*time.Second)
+	b.WaitJS("the evidence", `document.body.dataset.evidence === "loaded"`, 20*time.Second)
+	if got := b.Text(`#run-head [data-field="status"]`); got != "succeeded" {
 		t.Errorf("finished run shows %q", got)
 	}
-	if got := b.eval(`String(window.gantryMarker)`); got != "kept" {
+	if got := b.Eval(`String(window.gantryMarker)`); got != "kept" {
 		t.Error("the run page reloaded instead of updating live")
 	}
-	b.waitJS("the hold step's log", `(document.querySelector('details.log[data-step="hold"] pre')||{}).textContent.includes("released")`, 20*time.Second)
-	if got := b.text(`#findings-link`); !strings.Contains(got, "1 medium") {
+	b.WaitJS("the hold step's log", `(document.querySelector('details.log[data-step="hold"] pre')||{}).textContent.includes("released")`, 20*time.Second)
+	if got := b.Text(`#findings-link`); !strings.Contains(got, "1 medium") {
 		t.Errorf("findings link says %q, want 1 medium", got)
 	}
 	if run := s.waitRun(runID); run.Status != gantry.StatusSucceeded {
@@ -266,29 +142,29 @@ func TestBrowserRunsAPipelineOnTheRealStack(t *testing.T) {
 	}
 
 	// The findings, and one finding's page.
-	b.do("open the findings", chromedp.Click(chromedp.ID("findings-link")), chromedp.WaitVisible(chromedp.CSS(`a.finding-link`)))
-	if got := b.text(`table.findings tbody`); !strings.Contains(got, "GIAC-DF-001") || !strings.Contains(got, "Dockerfile") {
+	b.Do("open the findings", chromedp.Click(chromedp.ID("findings-link")), chromedp.WaitVisible(chromedp.CSS(`a.finding-link`)))
+	if got := b.Text(`table.findings tbody`); !strings.Contains(got, "GIAC-DF-001") || !strings.Contains(got, "Dockerfile") {
 		t.Errorf("findings table:\n%s", got)
 	}
-	b.do("open the finding", chromedp.Click(chromedp.CSS(`a.finding-link`)), chromedp.WaitVisible(chromedp.ID("finding-rule")))
-	if got := b.text("#finding-rule"); got != "GIAC-DF-001" {
+	b.Do("open the finding", chromedp.Click(chromedp.CSS(`a.finding-link`)), chromedp.WaitVisible(chromedp.ID("finding-rule")))
+	if got := b.Text("#finding-rule"); got != "GIAC-DF-001" {
 		t.Errorf("finding page shows rule %q", got)
 	}
-	if got := b.text("#finding-location"); !strings.HasPrefix(got, "Dockerfile") {
+	if got := b.Text("#finding-location"); !strings.HasPrefix(got, "Dockerfile") {
 		t.Errorf("finding page shows location %q", got)
 	}
-	if got := b.text("main"); !strings.Contains(got, "iac") || !strings.Contains(got, "medium") {
+	if got := b.Text("main"); !strings.Contains(got, "iac") || !strings.Contains(got, "medium") {
 		t.Errorf("finding page:\n%s", got)
 	}
 
 	// No page broke its Content-Security-Policy or threw. The check
 	// catches violations: a canary inline script, which the policy
 	// blocks, must show up after everything else.
-	before := len(b.consoleLines())
-	b.eval(`(function(){var s=document.createElement("script");s.textContent="window.canary=1";document.body.appendChild(s);return "ok"})()`)
+	before := len(b.Console())
+	b.Eval(`(function(){var s=document.createElement("script");s.textContent="window.canary=1";document.body.appendChild(s);return "ok"})()`)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		lines := b.consoleLines()
+		lines := b.Console()
 		if containsFrom(lines, before, "Content Security Policy") {
 			break
 		}
@@ -297,10 +173,10 @@ func TestBrowserRunsAPipelineOnTheRealStack(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if got := b.eval(`String(window.canary)`); got != "undefined" {
+	if got := b.Eval(`String(window.canary)`); got != "undefined" {
 		t.Errorf("an inline script ran: the policy does not hold")
 	}
-	for _, line := range b.consoleLines()[:before] {
+	for _, line := range b.Console()[:before] {
 		if strings.Contains(line, "Content Security Policy") || strings.HasPrefix(line, "exception") {
 			t.Errorf("console: %s", line)
 		}
