@@ -6,53 +6,19 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
-	"path"
-	"strconv"
-	"strings"
 	"time"
 
 	"gantry.dev/gantry"
+	"gantry.dev/gantry/internal/store"
 )
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// A migration is one numbered step of the schema: migrations/0001_init.sql
-// is version 1. Versions start at 1 and have no gaps; a file, once
-// released, never changes.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
+// migration is a step of this store's schema.
+type migration = store.Migration
 
-func loadMigrations(fsys fs.FS) ([]migration, error) {
-	names, err := fs.Glob(fsys, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, name := range names { // fs.Glob returns names sorted
-		base := path.Base(name)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration %s: name is not NNNN_what.sql", base)
-		}
-		if want := len(ms) + 1; v != want {
-			return nil, fmt.Errorf("migration %s: version %d, want %d", base, v, want)
-		}
-		b, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
-	}
-	if len(ms) == 0 {
-		return nil, fmt.Errorf("no migrations")
-	}
-	return ms, nil
-}
+func loadMigrations(fsys fs.FS) ([]migration, error) { return store.LoadMigrations(fsys) }
 
 // A txBeginner is a connection or a pool.
 type txBeginner interface {
@@ -81,18 +47,18 @@ func migrate(ctx context.Context, db txBeginner, ms []migration, now time.Time) 
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
 		return err
 	}
-	latest := ms[len(ms)-1].version
+	latest := ms[len(ms)-1].Version
 	if current > latest {
 		return gantry.Errorf(gantry.EConflict,
 			"database schema version %d is newer than %d, the newest this gantry knows: use a newer gantry", current, latest)
 	}
 	for _, m := range ms[current:] {
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-			return fmt.Errorf("apply migration %s: %w", m.name, err)
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			return fmt.Errorf("apply migration %s: %w", m.Name, err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-			m.version, m.name, now.UnixNano()); err != nil {
-			return fmt.Errorf("record migration %s: %w", m.name, err)
+			m.Version, m.Name, now.UnixNano()); err != nil {
+			return fmt.Errorf("record migration %s: %w", m.Name, err)
 		}
 	}
 	return tx.Commit()

@@ -173,8 +173,8 @@ func TestLoadMigrations(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, m := range ms {
-		if m.version != i+1 {
-			t.Errorf("migration %s has version %d, want %d", m.name, m.version, i+1)
+		if m.Version != i+1 {
+			t.Errorf("migration %s has version %d, want %d", m.Name, m.Version, i+1)
 		}
 	}
 }
