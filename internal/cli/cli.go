@@ -147,8 +147,10 @@ func newRoot(e *env) *cobra.Command {
 		Use:   "gantry",
 		Short: "Gantry delivers changes from commit to production with security built in",
 		Long: `Gantry runs your pipeline (.gantry.yml) the same way on your machine and in CI:
-isolated steps, live logs with secrets masked, artifacts kept by digest, and
-a gate after every stage.`,
+isolated steps, live logs with secrets masked, artifacts kept by digest,
+security gates, signed evidence of every step in a transparency log, and a
+gate after every stage. 'gantry server' runs the same for a team, with
+agents, webhooks, access control and a web UI.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       Version,

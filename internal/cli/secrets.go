@@ -24,7 +24,7 @@ func newSecretsCmd(e *env) *cobra.Command {
 	var dataDir, database string
 	cmd := &cobra.Command{
 		Use:   "secrets",
-		Short: "Manage the keys a server's secrets are sealed with",
+		Short: "Set and list a server's project secrets (write-only), and rotate the keys they are sealed with",
 		Long: `A server seals every secret with AES-256-GCM under a fresh data key, which
 the current key-encryption key (the first in DATA_DIR/secrets.keyring, or in
 GANTRY_SECRETS_KEYRING) wraps. To rotate: 'gantry secrets new-key' puts a
