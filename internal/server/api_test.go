@@ -1,10 +1,12 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -203,5 +205,55 @@ func TestAgentConcurrency(t *testing.T) {
 	if rb.StartedAt.After(ra.FinishedAt) || ra.StartedAt.After(rb.FinishedAt) {
 		t.Errorf("the runs did not overlap: %s–%s and %s–%s", ra.StartedAt.Format(time.StampMilli), ra.FinishedAt.Format(time.StampMilli),
 			rb.StartedAt.Format(time.StampMilli), rb.FinishedAt.Format(time.StampMilli))
+	}
+}
+
+// TestEventsFromAnotherServer: a page on one server follows a run whose
+// agent reports to another server on the same database.
+func TestEventsFromAnotherServer(t *testing.T) {
+	s := newStack(t)
+	dir, _ := repo(t, "version: 1\nstages:\n  - name: s\n    steps:\n      - {name: talk, run: \"sleep 1; echo said elsewhere\"}\n")
+	ctx := context.Background()
+	pr := &gantry.Project{Name: "shop", RepoURL: dir, DefaultBranch: "main", PipelinePath: ".gantry.yml", CreatedAt: s.srv.opts.Now()}
+	if err := s.store.PutProject(ctx, pr); err != nil {
+		t.Fatal(err)
+	}
+	other := httptest.NewServer(New(s.srv.opts).Handler())
+	defer other.Close()
+	s.startAgent("here")
+	run, err := s.srv.Trigger(ctx, pr, gantry.Trigger{Event: "manual"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", other.URL+"/api/v1/runs/"+string(run.ID)+"/events", nil)
+	req.Header.Set("Authorization", "Bearer "+s.adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	var said, ended bool
+	deadline := time.AfterFunc(30*time.Second, func() { resp.Body.Close() })
+	defer deadline.Stop()
+	for sc.Scan() && !(said && ended) {
+		data, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		var ev event
+		if err := json.Unmarshal([]byte(data), &ev); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range ev.Lines {
+			said = said || l.Text == "said elsewhere"
+		}
+		if ev.Run != nil && ev.Run.Status == gantry.StatusSucceeded {
+			ended = true
+		}
+	}
+	if !said || !ended {
+		t.Errorf("the other server's stream: log line seen %v, run's end seen %v", said, ended)
 	}
 }

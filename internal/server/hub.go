@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -103,14 +104,23 @@ func (s *Server) streamFiltered(w http.ResponseWriter, r *http.Request, run gant
 		flusher.Flush()
 		return true
 	}
-	if run != "" {
-		if cur, err := s.opts.Store.Run(r.Context(), run); err == nil {
-			send(event{Type: "run.updated", Run: cur, RunID: run})
+	// What was sent, so that the store's view (another server's agent
+	// reports there) is sent only when it is news.
+	seen := &sentState{steps: map[string]string{}, logSeq: map[string]int64{}}
+	catchUp := func() bool {
+		if run == "" {
+			return true
 		}
-		if steps, err := s.opts.Store.Steps(r.Context(), run); err == nil {
-			for _, st := range steps {
-				send(event{Type: "step.updated", Step: st, RunID: run})
+		for _, ev := range seen.news(r.Context(), s.opts.Store, run) {
+			if !send(ev) {
+				return false
 			}
+		}
+		return true
+	}
+	if run != "" {
+		if !catchUp() {
+			return nil
 		}
 	} else {
 		_, _ = fmt.Fprint(w, ": connected\n\n")
@@ -118,6 +128,10 @@ func (s *Server) streamFiltered(w http.ResponseWriter, r *http.Request, run gant
 	}
 	keepalive := time.NewTicker(15 * time.Second)
 	defer keepalive.Stop()
+	// Servers sharing a database hear only their own agents: the store
+	// is read now and then for what reached another.
+	poll := time.NewTicker(time.Second)
+	defer poll.Stop()
 	for {
 		select {
 		case <-r.Context().Done():
@@ -127,13 +141,86 @@ func (s *Server) streamFiltered(w http.ResponseWriter, r *http.Request, run gant
 				return nil
 			}
 			flusher.Flush()
+		case <-poll.C:
+			if !catchUp() {
+				return nil
+			}
 		case ev := <-ch:
 			if !keep(ev) {
 				continue
 			}
+			seen.note(ev)
 			if !send(ev) {
 				return nil
 			}
 		}
 	}
+}
+
+// sentState is what a run's stream has sent.
+type sentState struct {
+	run    string
+	steps  map[string]string // step name → signature of what was sent
+	logSeq map[string]int64  // step name → last log line sent
+	done   bool              // the run ended and everything was sent
+}
+
+func runSig(r *gantry.Run) string {
+	return fmt.Sprintf("%s|%s|%d|%d", r.Status, r.Reason, r.StartedAt.UnixNano(), r.FinishedAt.UnixNano())
+}
+
+func stepSig(st *gantry.StepResult) string {
+	return fmt.Sprintf("%s|%d|%d|%d|%d", st.Status, st.Attempts, st.StartedAt.UnixNano(), st.FinishedAt.UnixNano(), len(st.Outputs))
+}
+
+// note records an event sent from the hub.
+func (ss *sentState) note(ev event) {
+	switch {
+	case ev.Run != nil:
+		ss.run = runSig(ev.Run)
+	case ev.Step != nil:
+		ss.steps[ev.Step.Name] = stepSig(ev.Step)
+	}
+	for _, l := range ev.Lines {
+		ss.logSeq[l.Step] = max(ss.logSeq[l.Step], l.Seq)
+	}
+}
+
+// news reads the run from the store and returns what has not been sent.
+func (ss *sentState) news(ctx context.Context, st gantry.ServerStore, id gantry.RunID) []event {
+	if ss.done {
+		return nil
+	}
+	run, err := st.Run(ctx, id)
+	if err != nil {
+		return nil
+	}
+	var evs []event
+	steps, _ := st.Steps(ctx, id)
+	for _, step := range steps {
+		if sig := stepSig(step); ss.steps[step.Name] != sig {
+			ss.steps[step.Name] = sig
+			evs = append(evs, event{Type: "step.updated", Step: step, RunID: id, Project: run.Project})
+		}
+	}
+	if lines, err := st.Logs(ctx, id, ""); err == nil {
+		var fresh []gantry.LogLine
+		for _, l := range lines {
+			if l.Seq > ss.logSeq[l.Step] {
+				fresh = append(fresh, l)
+				ss.logSeq[l.Step] = l.Seq
+			}
+		}
+		if len(fresh) > 0 {
+			evs = append(evs, event{Type: "logs", Lines: fresh, RunID: id, Project: run.Project})
+		}
+	}
+	// The run's own state last, so that a page that sees it end has its
+	// steps and logs.
+	if sig := runSig(run); ss.run != sig {
+		ss.run = sig
+		evs = append(evs, event{Type: "run.updated", Run: run, RunID: id, Project: run.Project})
+	}
+	ss.done = run.Status.Terminal()
+	return evs
 }
