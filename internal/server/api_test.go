@@ -225,6 +225,25 @@ func TestEventsFromAnotherServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The dashboard's feed of the other server, too.
+	dreq, _ := http.NewRequest("GET", other.URL+"/events", nil)
+	dreq.Header.Set("Authorization", "Bearer "+s.adminToken)
+	dresp, err := http.DefaultClient.Do(dreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dresp.Body.Close()
+	dashboard := make(chan gantry.Status, 16)
+	go func() {
+		sc := bufio.NewScanner(dresp.Body)
+		for sc.Scan() {
+			var ev event
+			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok && json.Unmarshal([]byte(data), &ev) == nil && ev.Run != nil && ev.Run.ID == run.ID {
+				dashboard <- ev.Run.Status
+			}
+		}
+		close(dashboard)
+	}()
 	req, _ := http.NewRequest("GET", other.URL+"/api/v1/runs/"+string(run.ID)+"/events", nil)
 	req.Header.Set("Authorization", "Bearer "+s.adminToken)
 	resp, err := http.DefaultClient.Do(req)
@@ -255,5 +274,19 @@ func TestEventsFromAnotherServer(t *testing.T) {
 	}
 	if !said || !ended {
 		t.Errorf("the other server's stream: log line seen %v, run's end seen %v", said, ended)
+	}
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case st, ok := <-dashboard:
+			if !ok {
+				t.Fatal("the other server's dashboard feed ended")
+			}
+			if st == gantry.StatusSucceeded {
+				return
+			}
+		case <-timeout:
+			t.Fatal("the other server's dashboard feed never showed the run succeeded")
+		}
 	}
 }

@@ -108,11 +108,14 @@ func (s *Server) streamFiltered(w http.ResponseWriter, r *http.Request, run gant
 	// reports there) is sent only when it is news.
 	seen := &sentState{steps: map[string]string{}, logSeq: map[string]int64{}}
 	catchUp := func() bool {
+		var evs []event
 		if run == "" {
-			return true
+			evs = seen.recent(r.Context(), s.opts.Store)
+		} else {
+			evs = seen.news(r.Context(), s.opts.Store, run)
 		}
-		for _, ev := range seen.news(r.Context(), s.opts.Store, run) {
-			if !send(ev) {
+		for _, ev := range evs {
+			if keep(ev) && !send(ev) {
 				return false
 			}
 		}
@@ -123,6 +126,9 @@ func (s *Server) streamFiltered(w http.ResponseWriter, r *http.Request, run gant
 			return nil
 		}
 	} else {
+		// The dashboard has the recent runs already: remember them, and
+		// send only what changes.
+		seen.recent(r.Context(), s.opts.Store)
 		_, _ = fmt.Fprint(w, ": connected\n\n")
 		flusher.Flush()
 	}
@@ -157,12 +163,48 @@ func (s *Server) streamFiltered(w http.ResponseWriter, r *http.Request, run gant
 	}
 }
 
-// sentState is what a run's stream has sent.
+// sentState is what a stream has sent: of one run, or of the recent
+// runs of every project (the dashboard's).
 type sentState struct {
 	run    string
 	steps  map[string]string // step name → signature of what was sent
 	logSeq map[string]int64  // step name → last log line sent
 	done   bool              // the run ended and everything was sent
+	runs   map[gantry.RunID]string
+}
+
+// recentRuns is how many of the newest runs the dashboard's stream
+// follows in the store.
+const recentRuns = 100
+
+// recent returns the changes of the newest runs since the last call.
+func (ss *sentState) recent(ctx context.Context, st gantry.ServerStore) []event {
+	runs, err := st.Runs(ctx, gantry.RunFilter{Limit: recentRuns})
+	if err != nil {
+		return nil
+	}
+	first := ss.runs == nil
+	if first {
+		ss.runs = map[gantry.RunID]string{}
+	}
+	var evs []event
+	for i := len(runs) - 1; i >= 0; i-- { // oldest first, as they happened
+		r := runs[i]
+		if sig := runSig(r); ss.runs[r.ID] != sig {
+			ss.runs[r.ID] = sig
+			if !first {
+				evs = append(evs, event{Type: "run.updated", Run: r, RunID: r.ID, Project: r.Project})
+			}
+		}
+	}
+	if len(ss.runs) > 4*recentRuns { // forget runs long gone from the list
+		keep := map[gantry.RunID]string{}
+		for _, r := range runs {
+			keep[r.ID] = ss.runs[r.ID]
+		}
+		ss.runs = keep
+	}
+	return evs
 }
 
 func runSig(r *gantry.Run) string {
@@ -178,6 +220,9 @@ func (ss *sentState) note(ev event) {
 	switch {
 	case ev.Run != nil:
 		ss.run = runSig(ev.Run)
+		if ss.runs != nil {
+			ss.runs[ev.Run.ID] = ss.run
+		}
 	case ev.Step != nil:
 		ss.steps[ev.Step.Name] = stepSig(ev.Step)
 	}
