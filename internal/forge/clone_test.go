@@ -4,9 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"net/http/cgi"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +11,7 @@ import (
 	"testing"
 
 	"gantry.dev/gantry"
+	"gantry.dev/gantry/internal/forge/forgetest"
 )
 
 const cloneToken = "glpat-Zx9cV8bN7mQ6wE5rT4yU"
@@ -118,37 +116,12 @@ func TestNewCloneURLRefuses(t *testing.T) {
 // http-backend behind basic auth), with the credentials in the URL and
 // with them in the environment only.
 func TestCloneWithGit(t *testing.T) {
-	git, err := exec.LookPath("git")
-	if err != nil {
-		t.Skip("git is not installed: apt-get install git to run this test")
-	}
-	backend := filepath.Join(gitExecPath(t, git), "git-http-backend")
-	if _, err := os.Stat(backend); err != nil {
-		t.Skipf("git-http-backend not found at %s", backend)
-	}
+	srv := forgetest.NewGitServer(t, "x-access-token", cloneToken)
+	repo, _ := srv.AddRepo(t, "acme/orders.git", map[string]string{"README": "orders\n"})
+	git, _ := exec.LookPath("git")
 	root := t.TempDir()
-	runGit(t, git, root, "init", "-q", "-b", "main", "src")
-	src := filepath.Join(root, "src")
-	if err := os.WriteFile(filepath.Join(src, "README"), []byte("orders\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	runGit(t, git, src, "add", "README")
-	runGit(t, git, src, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "first")
-	runGit(t, git, root, "clone", "-q", "--bare", "src", "served/acme/orders.git")
 
-	h := &cgi.Handler{Path: backend, Env: []string{"GIT_PROJECT_ROOT=" + filepath.Join(root, "served"), "GIT_HTTP_EXPORT_ALL=1"}}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		user, pass, ok := r.BasicAuth()
-		if !ok || user != "x-access-token" || pass != cloneToken {
-			w.Header().Set("WWW-Authenticate", `Basic realm="forge"`)
-			http.Error(w, "authentication required", http.StatusUnauthorized)
-			return
-		}
-		h.ServeHTTP(w, r)
-	}))
-	defer srv.Close()
-
-	c, err := NewCloneURL(TypeGitHub, srv.URL+"/acme/orders.git", cloneToken)
+	c, err := NewCloneURL(TypeGitHub, repo, cloneToken)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,24 +157,6 @@ func TestCloneWithGit(t *testing.T) {
 	}
 	if strings.Contains(string(cfg), cloneToken) || strings.Contains(string(cfg), "extraHeader") {
 		t.Errorf("the checkout's .git/config holds the credentials:\n%s", cfg)
-	}
-}
-
-func gitExecPath(t *testing.T, git string) string {
-	out, err := exec.Command(git, "--exec-path").Output()
-	if err != nil {
-		t.Skipf("git --exec-path: %v", err)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-func runGit(t *testing.T, git, dir string, args ...string) {
-	t.Helper()
-	cmd := exec.Command(git, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "HOME="+dir, "GIT_CONFIG_NOSYSTEM=1")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("git %v: %v: %s", args, err, out)
 	}
 }
 
