@@ -271,88 +271,79 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-func (s *Server) updateRun(w http.ResponseWriter, r *http.Request) error {
+// jobReport handles a job token's report about its run: it decodes the
+// body into a T, hands it to keep, and answers 204 once it is kept.
+func jobReport[T any](s *Server, w http.ResponseWriter, r *http.Request, keep func(ctx context.Context, run *gantry.Run, v *T) error) error {
 	run, _, err := s.jobRun(r)
 	if err != nil {
 		return err
 	}
-	var in gantry.Run
-	if err := readJSON(r, &in); err != nil {
+	var v T
+	if err := readJSON(r, &v); err != nil {
 		return err
 	}
-	run.Status, run.Reason, run.StartedAt, run.FinishedAt = in.Status, in.Reason, in.StartedAt, in.FinishedAt
-	run.Pipeline, run.PipelineDigest = in.Pipeline, in.PipelineDigest
-	if err := s.opts.Store.UpdateRun(r.Context(), run); err != nil {
+	if err := keep(r.Context(), run, &v); err != nil {
 		return err
 	}
-	if run.Status.Terminal() {
-		s.metrics.finished.WithLabelValues(string(run.Status)).Inc()
-		s.reportStatus(r.Context(), run)
-	}
-	s.hub.publish(run, event{Type: "run.updated", Run: run})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+func (s *Server) updateRun(w http.ResponseWriter, r *http.Request) error {
+	return jobReport(s, w, r, func(ctx context.Context, run *gantry.Run, in *gantry.Run) error {
+		run.Status, run.Reason, run.StartedAt, run.FinishedAt = in.Status, in.Reason, in.StartedAt, in.FinishedAt
+		run.Pipeline, run.PipelineDigest = in.Pipeline, in.PipelineDigest
+		if err := s.opts.Store.UpdateRun(ctx, run); err != nil {
+			return err
+		}
+		if run.Status.Terminal() {
+			s.metrics.finished.WithLabelValues(string(run.Status)).Inc()
+			s.reportStatus(ctx, run)
+		}
+		s.hub.publish(run, event{Type: "run.updated", Run: run})
+		return nil
+	})
 }
 
 func (s *Server) putStage(w http.ResponseWriter, r *http.Request) error {
-	run, _, err := s.jobRun(r)
-	if err != nil {
-		return err
-	}
-	var st gantry.StageResult
-	if err := readJSON(r, &st); err != nil {
-		return err
-	}
-	st.RunID = run.ID
-	if err := s.opts.Store.PutStage(r.Context(), &st); err != nil {
-		return err
-	}
-	s.hub.publish(run, event{Type: "stage.updated", Stage: &st})
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return jobReport(s, w, r, func(ctx context.Context, run *gantry.Run, st *gantry.StageResult) error {
+		st.RunID = run.ID
+		if err := s.opts.Store.PutStage(ctx, st); err != nil {
+			return err
+		}
+		s.hub.publish(run, event{Type: "stage.updated", Stage: st})
+		return nil
+	})
 }
 
+// putStep records a step's result; its outputs must have been uploaded.
 func (s *Server) putStep(w http.ResponseWriter, r *http.Request) error {
-	run, _, err := s.jobRun(r)
-	if err != nil {
-		return err
-	}
-	var st gantry.StepResult
-	if err := readJSON(r, &st); err != nil {
-		return err
-	}
-	st.RunID = run.ID
-	for _, a := range st.Outputs {
-		if ok, err := s.opts.Blobs.Has(r.Context(), a.Digest); err != nil || !ok {
-			return gantry.Errorf(gantry.EInvalid, "step %s: output %s (%s) was not uploaded", st.Name, a.Path, a.Digest)
+	return jobReport(s, w, r, func(ctx context.Context, run *gantry.Run, st *gantry.StepResult) error {
+		st.RunID = run.ID
+		for _, a := range st.Outputs {
+			if ok, err := s.opts.Blobs.Has(ctx, a.Digest); err != nil || !ok {
+				return gantry.Errorf(gantry.EInvalid, "step %s: output %s (%s) was not uploaded", st.Name, a.Path, a.Digest)
+			}
 		}
-	}
-	if err := s.opts.Store.PutStep(r.Context(), &st); err != nil {
-		return err
-	}
-	s.hub.publish(run, event{Type: "step.updated", Step: &st})
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+		if err := s.opts.Store.PutStep(ctx, st); err != nil {
+			return err
+		}
+		s.hub.publish(run, event{Type: "step.updated", Step: st})
+		return nil
+	})
 }
 
 // appendLogs stores a batch of log lines; the 204 is the agent's
 // acknowledgement that they are kept.
 func (s *Server) appendLogs(w http.ResponseWriter, r *http.Request) error {
-	run, _, err := s.jobRun(r)
-	if err != nil {
-		return err
-	}
-	var lines []gantry.LogLine
-	if err := readJSON(r, &lines); err != nil {
-		return err
-	}
-	if err := s.opts.Store.AppendLogs(r.Context(), run.ID, lines); err != nil {
-		return err
-	}
-	s.metrics.logLines.Add(float64(len(lines)))
-	s.hub.publish(run, event{Type: "logs", Lines: lines})
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return jobReport(s, w, r, func(ctx context.Context, run *gantry.Run, lines *[]gantry.LogLine) error {
+		if err := s.opts.Store.AppendLogs(ctx, run.ID, *lines); err != nil {
+			return err
+		}
+		s.metrics.logLines.Add(float64(len(*lines)))
+		s.hub.publish(run, event{Type: "logs", Lines: *lines})
+		return nil
+	})
 }
 
 func (s *Server) jobFindings(w http.ResponseWriter, r *http.Request) error {
@@ -364,19 +355,9 @@ func (s *Server) jobFindings(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) putFindings(w http.ResponseWriter, r *http.Request) error {
-	run, _, err := s.jobRun(r)
-	if err != nil {
-		return err
-	}
-	var fs []gantry.Finding
-	if err := readJSON(r, &fs); err != nil {
-		return err
-	}
-	if err := s.opts.Store.PutFindings(r.Context(), run.ID, r.URL.Query().Get("step"), fs); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return jobReport(s, w, r, func(ctx context.Context, run *gantry.Run, fs *[]gantry.Finding) error {
+		return s.opts.Store.PutFindings(ctx, run.ID, r.URL.Query().Get("step"), *fs)
+	})
 }
 
 // keepAttestations checks that each envelope verifies with the key the
