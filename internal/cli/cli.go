@@ -201,6 +201,7 @@ agents, webhooks, access control and a web UI.`,
 		newTriggerCmd(e),
 		newProjectCmd(e),
 		newSecretsCmd(e),
+		newPolicyCmd(e, g),
 	)
 	return root
 }

@@ -151,6 +151,10 @@ func runPipeline(ctx context.Context, e *env, g *globals, f *runFlags) error {
 		Repo: vcs.SourceURI(workspace), BuilderID: localBuilderID,
 	})
 
+	keyHint, err := evidence.KeyHint(keys.signer.Public())
+	if err != nil {
+		return err
+	}
 	ui := newRenderer(e, f, plan, started)
 	executors, err := setUpExecutors(ctx, plan, f, stateDir, ui)
 	if err != nil {
@@ -198,6 +202,7 @@ func runPipeline(ctx context.Context, e *env, g *globals, f *runFlags) error {
 		Concurrency: f.concurrency,
 		Grace:       f.grace,
 		Attester:    recorder,
+		Gate:        policyGate(store, recorder, filepath.Join(workspace, dir), keyHint, time.Now, ui.notice),
 		Events:      ui,
 	})
 	stop := handleSignals(cancel, eng.Kill, ui)
@@ -223,9 +228,8 @@ func runPipeline(ctx context.Context, e *env, g *globals, f *runFlags) error {
 		writeWaiversInForce(e.stdout, recs)
 	}
 	if atts, err := store.Attestations(context.WithoutCancel(ctx), gantry.AttestationFilter{RunID: r.ID}); err == nil && len(atts) > 0 {
-		hint, _ := evidence.KeyHint(keys.signer.Public())
 		fmt.Fprintf(e.stdout, "\nevidence: %d %s signed by key %s, in ledger %s of %d entries\n",
-			len(atts), plural(len(atts), "attestation", "attestations"), short(hint), log.Origin(), log.Size())
+			len(atts), plural(len(atts), "attestation", "attestations"), short(keyHint), log.Origin(), log.Size())
 	}
 	switch r.Status {
 	case gantry.StatusSucceeded:

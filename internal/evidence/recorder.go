@@ -97,6 +97,14 @@ func NewRecorder(opts RecorderOptions) *Recorder {
 	return &Recorder{opts: opts, pending: map[gantry.RunID][]*gantry.Attestation{}}
 }
 
+// Pending returns the attestations of run signed but not kept yet: the
+// current stage's, which a gate's policies weigh with those kept.
+func (r *Recorder) Pending(run gantry.RunID) []*gantry.Attestation {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*gantry.Attestation(nil), r.pending[run]...)
+}
+
 // maxTestReport bounds what is read of a test report artifact.
 const maxTestReport = MaxTestReportSize
 

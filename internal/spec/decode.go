@@ -21,6 +21,7 @@ var (
 	stepKeys     = keysOf(reflect.TypeFor[Step]())
 	whenKeys     = keysOf(reflect.TypeFor[When]())
 	retryKeys    = keysOf(reflect.TypeFor[Retry]())
+	gateKeys     = keysOf(reflect.TypeFor[StageGate]())
 )
 
 // keyPlaces says where each key belongs, to tell a user who put one at the
@@ -35,6 +36,7 @@ var keyPlaces = []struct {
 	{"in a step", stepKeys},
 	{"under when", whenKeys},
 	{"under retry", retryKeys},
+	{"under gate", gateKeys},
 }
 
 // extensionPrefix starts top-level keys that Gantry ignores, so that a

@@ -150,6 +150,8 @@ func (d *decoder) stage(n *yaml.Node, i, index int) (Stage, *yaml.Node, bool) {
 			}
 		case "steps":
 			stepsNode = e.val
+		case "gate":
+			st.Gate = d.gate(e.val)
 		}
 	}
 	if !has(entries, "name") {
@@ -423,6 +425,35 @@ func (d *decoder) secrets(n *yaml.Node) (Strings, []*yaml.Node) {
 		}
 	}
 	return out, outNodes
+}
+
+func (d *decoder) gate(n *yaml.Node) *StageGate {
+	entries, ok := d.fields(n, "gate", "a mapping with policies", "under gate", gateKeys)
+	if !ok {
+		return nil
+	}
+	g := &StageGate{}
+	for _, e := range entries {
+		if e.key.Value != "policies" {
+			continue
+		}
+		paths, nodes, _ := d.strings(e.val, "gate.policies")
+		if r := resolve(e.val); r.Kind == yaml.SequenceNode && len(r.Content) == 0 {
+			d.errorf(e.val, "gate.policies: the list is empty: name policy files or directories, or remove gate")
+		}
+		for i, p := range paths {
+			d.noExpr(nodes[i], p, "gate.policies")
+			if msg := relPathProblem(p); msg != "" {
+				d.errorf(nodes[i], "gate.policies: %q %s", p, msg)
+				continue
+			}
+			g.Policies = append(g.Policies, p)
+		}
+	}
+	if !has(entries, "policies") {
+		d.errorf(n, "gate has no policies: add policies: with Rego files or directories")
+	}
+	return g
 }
 
 func (d *decoder) when(n *yaml.Node) *When {

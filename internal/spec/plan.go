@@ -23,6 +23,9 @@ type PlanStage struct {
 	Index int         `json:"index"`
 	Name  string      `json:"name"`
 	Steps []*PlanStep `json:"steps"`
+	// Policies decide, with the steps, the stage's gate: files or
+	// directories relative to the pipeline file's directory.
+	Policies []string `json:"policies,omitempty"`
 }
 
 // PlanStep is one step of a Plan: what the engine schedules and runs.
@@ -105,6 +108,9 @@ func (p *Pipeline) Plan() (*Plan, error) {
 	plan := &Plan{File: p.File, Digest: p.Digest}
 	for i, st := range p.Stages {
 		ps := &PlanStage{Index: i, Name: st.Name}
+		if st.Gate != nil {
+			ps.Policies = slices.Clone([]string(st.Gate.Policies))
+		}
 		for _, s := range st.Steps {
 			var needs []string
 			for _, n := range s.Needs {

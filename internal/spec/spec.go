@@ -77,8 +77,15 @@ type Defaults struct {
 type Stage struct {
 	Name  string `yaml:"name" json:"name" required:"true" pattern:"^[a-z0-9][a-z0-9_-]*$" maxLength:"63" doc:"The stage's name: lower-case letters, digits, '-' and '_', starting with a letter or digit. Unique in the pipeline."`
 	Steps []Step `yaml:"steps" json:"steps" required:"true" minItems:"1" doc:"The stage's steps."`
+	Gate  *StageGate `yaml:"gate,omitempty" json:"gate,omitempty" doc:"What decides, after the stage's steps, whether the run may go on: besides every step passing, the stage's policies."`
 
 	Pos Pos `yaml:"-" json:"-"`
+}
+
+// StageGate is a stage's gate: the policies that must allow the run to go
+// on.
+type StageGate struct {
+	Policies Strings `yaml:"policies" json:"policies" required:"true" minItems:"1" doc:"Rego policy files or directories, relative to the pipeline file's directory: their package gantry.gates.<stage> decides with deny (and warn) rules. A policy that does not compile or fails denies."`
 }
 
 // Step is one unit of work: commands to run, or a built-in action to use.
