@@ -75,8 +75,8 @@ type Defaults struct {
 // Stage is a named group of steps. Stages run one after the other; the
 // steps of a stage run as their needs allow.
 type Stage struct {
-	Name  string `yaml:"name" json:"name" required:"true" pattern:"^[a-z0-9][a-z0-9_-]*$" maxLength:"63" doc:"The stage's name: lower-case letters, digits, '-' and '_', starting with a letter or digit. Unique in the pipeline."`
-	Steps []Step `yaml:"steps" json:"steps" required:"true" minItems:"1" doc:"The stage's steps."`
+	Name  string     `yaml:"name" json:"name" required:"true" pattern:"^[a-z0-9][a-z0-9_-]*$" maxLength:"63" doc:"The stage's name: lower-case letters, digits, '-' and '_', starting with a letter or digit. Unique in the pipeline."`
+	Steps []Step     `yaml:"steps" json:"steps" required:"true" minItems:"1" doc:"The stage's steps."`
 	Gate  *StageGate `yaml:"gate,omitempty" json:"gate,omitempty" doc:"What decides, after the stage's steps, whether the run may go on: besides every step passing, the stage's policies."`
 
 	Pos Pos `yaml:"-" json:"-"`
