@@ -353,6 +353,29 @@ stages:
 		`10:30: secrets: invalid secret name "API-KEY": use letters, digits and '_', not starting with a digit`,
 		"10:44: secrets: KEY is listed twice",
 	}},
+	{name: "gate", src: `version: 1
+stages:
+  - name: a
+    steps:
+      - {name: a, run: x}
+    gate:
+      policies: [/etc/policies, ../up]
+  - name: b
+    steps:
+      - {name: b, run: x}
+    gate: {polices: [p]}
+  - name: c
+    steps:
+      - {name: c, run: x}
+    gate:
+      policies: []
+`, want: []string{
+		`7:18: gate.policies: "/etc/policies" is absolute: write a path relative to the workspace`,
+		`7:33: gate.policies: "../up" leaves the workspace: write a path inside it`,
+		"11:11: gate has no policies: add policies: with Rego files or directories",
+		`11:12: unknown key "polices" under gate: did you mean "policies"?`,
+		"16:17: gate.policies: the list is empty: name policy files or directories, or remove gate",
+	}},
 	{name: "kind and test-report", src: `version: 1
 stages:
   - name: a
