@@ -6,7 +6,6 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -335,7 +334,7 @@ func (g *goFile) checkCall(fc *funcCtx, call *ast.CallExpr) {
 	if !ok {
 		if pkg == "os" && name == "ExpandEnv" {
 			if v := ev(0); v.kind == valLit {
-				for _, m := range envRefRE.FindAllStringSubmatch(v.s, -1) {
+				for _, m := range envRefRE().FindAllStringSubmatch(v.s, -1) {
 					if n := m[1] + m[2]; secretEnvName(n) {
 						report(ruleEnv, fmt.Sprintf("%s reads secret-like environment variable %s", display, n))
 						break
@@ -691,13 +690,13 @@ func (g *goFile) evalCall(call *ast.CallExpr, env bindings, depth, index int) va
 }
 
 // envRefRE matches ${NAME} (submatch 1) and $NAME (submatch 2).
-var envRefRE = regexp.MustCompile(`\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))`)
+var envRefRE = lazyRE(`\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))`)
 
 // expandEnv models os.ExpandEnv: $HOME at the start gives a path in the
 // home directory; other variables become unknown parts.
 func expandEnv(s string) value {
 	start := value{kind: valLit}
-	if m := envRefRE.FindStringSubmatch(s); m != nil && strings.HasPrefix(s, m[0]) {
+	if m := envRefRE().FindStringSubmatch(s); m != nil && strings.HasPrefix(s, m[0]) {
 		name := m[1] + m[2]
 		switch name {
 		case "HOME", "USERPROFILE":
@@ -709,7 +708,7 @@ func expandEnv(s string) value {
 		}
 		s = s[len(m[0]):]
 	}
-	return concat(start, lit(envRefRE.ReplaceAllString(s, unknownPart)))
+	return concat(start, lit(envRefRE().ReplaceAllString(s, unknownPart)))
 }
 
 // sprintf models fmt.Sprintf: verbs take the values of their arguments;

@@ -2,7 +2,6 @@ package testcode
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 )
 
@@ -122,14 +121,14 @@ type jsFile struct {
 }
 
 var (
-	jsRequireRE   = regexp.MustCompile(`(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=\s*require\(\s*['"]([^'"]+)['"]\s*\)`)
-	jsDestructRE  = regexp.MustCompile(`(?:const|let|var)\s*\{([^}]*)\}\s*=\s*(?:require\(\s*['"]([^'"]+)['"]\s*\)|([A-Za-z_$][\w$.]*))`)
-	jsImportRE    = regexp.MustCompile(`import\s+(?:([A-Za-z_$][\w$]*)\s*,?\s*)?(?:\*\s*as\s+([A-Za-z_$][\w$]*)|\{([^}]*)\})?\s*from\s*['"]([^'"]+)['"]`)
-	jsVarRE       = regexp.MustCompile(`(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*(?::\s*[\w$.<>\[\]]+\s*)?=\s*`)
-	jsEnvRE       = regexp.MustCompile(`\bprocess\s*\.\s*env\s*(?:\.\s*([A-Za-z_$][\w$]*)|\[\s*(['"])([^'"]+)['"]\s*\])`)
-	jsEnvDestruct = regexp.MustCompile(`(?:const|let|var)\s*\{([^}]*)\}\s*=\s*process\s*\.\s*env\b`)
-	jsAssignAfter = regexp.MustCompile(`^\s*(?:=[^=>]|\+=|-=|\|\|=|\?\?=)`)
-	jsShellOption = regexp.MustCompile(`\bshell\s*:\s*(?:true|['"])`)
+	jsRequireRE   = lazyRE(`(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=\s*require\(\s*['"]([^'"]+)['"]\s*\)`)
+	jsDestructRE  = lazyRE(`(?:const|let|var)\s*\{([^}]*)\}\s*=\s*(?:require\(\s*['"]([^'"]+)['"]\s*\)|([A-Za-z_$][\w$.]*))`)
+	jsImportRE    = lazyRE(`import\s+(?:([A-Za-z_$][\w$]*)\s*,?\s*)?(?:\*\s*as\s+([A-Za-z_$][\w$]*)|\{([^}]*)\})?\s*from\s*['"]([^'"]+)['"]`)
+	jsVarRE       = lazyRE(`(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*(?::\s*[\w$.<>\[\]]+\s*)?=\s*`)
+	jsEnvRE       = lazyRE(`\bprocess\s*\.\s*env\s*(?:\.\s*([A-Za-z_$][\w$]*)|\[\s*(['"])([^'"]+)['"]\s*\])`)
+	jsEnvDestruct = lazyRE(`(?:const|let|var)\s*\{([^}]*)\}\s*=\s*process\s*\.\s*env\b`)
+	jsAssignAfter = lazyRE(`^\s*(?:=[^=>]|\+=|-=|\|\|=|\?\?=)`)
+	jsShellOption = lazyRE(`\bshell\s*:\s*(?:true|['"])`)
 )
 
 // normModule reduces a module specifier to the module the checks know.
@@ -148,10 +147,10 @@ func normModule(m string) string {
 func checkJS(rep *reporter, src string) {
 	j := &jsFile{s: prepareJS(src), rep: rep, mods: map[string]string{}, funcs: map[string]string{}, vars: assignments{}, seen: map[string]bool{}}
 	code := j.s.code
-	for _, m := range jsRequireRE.FindAllStringSubmatch(code, -1) {
+	for _, m := range jsRequireRE().FindAllStringSubmatch(code, -1) {
 		j.mods[m[1]] = normModule(m[2])
 	}
-	for _, m := range jsImportRE.FindAllStringSubmatch(code, -1) {
+	for _, m := range jsImportRE().FindAllStringSubmatch(code, -1) {
 		mod := normModule(m[4])
 		if m[1] != "" {
 			j.mods[m[1]] = mod
@@ -161,7 +160,7 @@ func checkJS(rep *reporter, src string) {
 		}
 		j.named(mod, m[3], " as ")
 	}
-	for _, m := range jsDestructRE.FindAllStringSubmatch(code, -1) {
+	for _, m := range jsDestructRE().FindAllStringSubmatch(code, -1) {
 		mod := normModule(m[2])
 		if mod == "" {
 			mod = j.canonical(m[3])
@@ -171,7 +170,7 @@ func checkJS(rep *reporter, src string) {
 		}
 		j.named(mod, m[1], ":")
 	}
-	for _, m := range jsVarRE.FindAllStringSubmatchIndex(code, -1) {
+	for _, m := range jsVarRE().FindAllStringSubmatchIndex(code, -1) {
 		if j.s.inStr[m[0]] {
 			continue
 		}
@@ -226,13 +225,13 @@ func (j *jsFile) canonical(chain string) string {
 	return strings.Join(parts, ".")
 }
 
-var jsRequireCallRE = regexp.MustCompile(`^require\(\s*['"]([^'"]+)['"]\s*\)$`)
+var jsRequireCallRE = lazyRE(`^require\(\s*['"]([^'"]+)['"]\s*\)$`)
 
 func (j *jsFile) calleeName(c call) string {
 	if !c.afterDot {
 		return j.canonical(c.callee)
 	}
-	if m := jsRequireCallRE.FindStringSubmatch(c.recv); m != nil {
+	if m := jsRequireCallRE().FindStringSubmatch(c.recv); m != nil {
 		return normModule(m[1]) + "." + c.callee
 	}
 	recv := strings.Join(strings.Fields(c.recv), "")
@@ -302,7 +301,7 @@ func (j *jsFile) checkCall(c call) {
 		j.report(ruleExec, c, "shelljs.exec runs its command line through a shell")
 	case mod == "child_process" && (fn == "spawn" || fn == "spawnSync" || fn == "execFile" || fn == "execFileSync"),
 		name == "execa" || name == "execa.execa" || name == "execa.sync" || name == "execaSync" || name == "execa.execaSync":
-		if len(c.args) > 0 && jsShellOption.MatchString(c.args[len(c.args)-1]) && strings.HasPrefix(c.args[len(c.args)-1], "{") {
+		if len(c.args) > 0 && jsShellOption().MatchString(c.args[len(c.args)-1]) && strings.HasPrefix(c.args[len(c.args)-1], "{") {
 			j.report(ruleExec, c, fmt.Sprintf("%s runs its command through a shell (shell option)", name))
 			break
 		}
@@ -446,7 +445,7 @@ func objField(obj, key string) (string, bool) {
 // checkEnv reports reads of secret-like variables from process.env.
 func (j *jsFile) checkEnv() {
 	code := j.s.code
-	for _, m := range jsEnvRE.FindAllStringSubmatchIndex(code, -1) {
+	for _, m := range jsEnvRE().FindAllStringSubmatchIndex(code, -1) {
 		if j.s.inStr[m[0]] {
 			continue
 		}
@@ -456,7 +455,7 @@ func (j *jsFile) checkEnv() {
 		} else {
 			name = code[m[6]:m[7]]
 		}
-		if jsAssignAfter.MatchString(code[m[1]:min(len(code), m[1]+8)]) ||
+		if jsAssignAfter().MatchString(code[m[1]:min(len(code), m[1]+8)]) ||
 			strings.HasSuffix(strings.TrimSpace(code[max(0, m[0]-8):m[0]]), "delete") {
 			continue
 		}
@@ -464,7 +463,7 @@ func (j *jsFile) checkEnv() {
 			j.reportAt(ruleEnv, m[0], fmt.Sprintf("process.env.%s reads a secret-like environment variable", name))
 		}
 	}
-	for _, m := range jsEnvDestruct.FindAllStringSubmatchIndex(code, -1) {
+	for _, m := range jsEnvDestruct().FindAllStringSubmatchIndex(code, -1) {
 		if j.s.inStr[m[0]] {
 			continue
 		}
@@ -490,7 +489,7 @@ func (j *jsFile) reportAt(rule string, start int, msg string) {
 	j.rep.add(rule, line, col, msg, msg)
 }
 
-var jsEnvValueRE = regexp.MustCompile(`^process\s*\.\s*env\s*(?:\.\s*([A-Za-z_$][\w$]*)|\[\s*['"]([^'"]+)['"]\s*\])$`)
+var jsEnvValueRE = lazyRE(`^process\s*\.\s*env\s*(?:\.\s*([A-Za-z_$][\w$]*)|\[\s*['"]([^'"]+)['"]\s*\])$`)
 
 // eval works out what is known of the string value of a JavaScript
 // expression.
@@ -519,7 +518,7 @@ func (j *jsFile) eval(e string, depth int) value {
 	if strings.HasPrefix(e, "`") && strings.HasSuffix(e, "`") && len(e) >= 2 {
 		return j.template(e[1:len(e)-1], depth)
 	}
-	if m := jsEnvValueRE.FindStringSubmatch(e); m != nil {
+	if m := jsEnvValueRE().FindStringSubmatch(e); m != nil {
 		switch m[1] + m[2] {
 		case "HOME", "USERPROFILE":
 			return value{kind: valHome}
@@ -534,7 +533,7 @@ func (j *jsFile) eval(e string, depth int) value {
 		if isDotted(callee) {
 			name = j.canonical(callee)
 		} else if recv, method, ok := splitMethod(callee); ok {
-			if m := jsRequireCallRE.FindStringSubmatch(recv); m != nil {
+			if m := jsRequireCallRE().FindStringSubmatch(recv); m != nil {
 				name = normModule(m[1]) + "." + method
 			}
 		}

@@ -2,7 +2,6 @@ package testcode
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 )
 
@@ -71,19 +70,19 @@ type pyFile struct {
 }
 
 var (
-	pyImportRE     = regexp.MustCompile(`(?m)^[ \t]*import[ \t]+([^\n]+)`)
-	pyFromImportRE = regexp.MustCompile(`(?m)^[ \t]*from[ \t]+([\w.]+)[ \t]+import[ \t]+(\([^)]*\)|[^\n]+)`)
-	pyAssignRE     = regexp.MustCompile(`(?m)^[ \t]*([A-Za-z_]\w*)[ \t]*(?::[^=\n]+)?=[ \t]*([^=\n])`)
-	pyEnvIndexRE   = regexp.MustCompile(`\b([A-Za-z_][\w.]*)\s*\[\s*[rbuRBU]?(['"])([^'"]+)['"]\s*\]`)
-	pyStringRE     = regexp.MustCompile(`^(?i:[rbuf]|rb|br|fr|rf)?('''|"""|'|")`)
-	pyShellTrueRE  = regexp.MustCompile(`^shell\s*=\s*True$`)
+	pyImportRE     = lazyRE(`(?m)^[ \t]*import[ \t]+([^\n]+)`)
+	pyFromImportRE = lazyRE(`(?m)^[ \t]*from[ \t]+([\w.]+)[ \t]+import[ \t]+(\([^)]*\)|[^\n]+)`)
+	pyAssignRE     = lazyRE(`(?m)^[ \t]*([A-Za-z_]\w*)[ \t]*(?::[^=\n]+)?=[ \t]*([^=\n])`)
+	pyEnvIndexRE   = lazyRE(`\b([A-Za-z_][\w.]*)\s*\[\s*[rbuRBU]?(['"])([^'"]+)['"]\s*\]`)
+	pyStringRE     = lazyRE(`^(?i:[rbuf]|rb|br|fr|rf)?('''|"""|'|")`)
+	pyShellTrueRE  = lazyRE(`^shell\s*=\s*True$`)
 )
 
 // checkPython checks a Python test file.
 func checkPython(rep *reporter, src string) {
 	p := &pyFile{s: preparePython(src), rep: rep, aliases: map[string]string{}, vars: assignments{}, seen: map[string]bool{}}
 	code := p.s.code
-	for _, m := range pyImportRE.FindAllStringSubmatch(code, -1) {
+	for _, m := range pyImportRE().FindAllStringSubmatch(code, -1) {
 		for _, item := range strings.Split(m[1], ",") {
 			mod, alias, ok := strings.Cut(strings.TrimSpace(item), " as ")
 			mod = strings.TrimSpace(mod)
@@ -94,7 +93,7 @@ func checkPython(rep *reporter, src string) {
 			}
 		}
 	}
-	for _, m := range pyFromImportRE.FindAllStringSubmatch(code, -1) {
+	for _, m := range pyFromImportRE().FindAllStringSubmatch(code, -1) {
 		names := strings.Trim(m[2], "()")
 		for _, item := range strings.Split(names, ",") {
 			name, alias, ok := strings.Cut(strings.TrimSpace(item), " as ")
@@ -108,7 +107,7 @@ func checkPython(rep *reporter, src string) {
 			p.aliases[strings.TrimSpace(alias)] = m[1] + "." + name
 		}
 	}
-	for _, m := range pyAssignRE.FindAllStringSubmatchIndex(code, -1) {
+	for _, m := range pyAssignRE().FindAllStringSubmatchIndex(code, -1) {
 		if p.s.inStr[m[2]] {
 			continue
 		}
@@ -230,7 +229,7 @@ func (p *pyFile) checkCall(c call) {
 		p.report(ruleExec, c, fmt.Sprintf("%s runs its command line through a shell", name))
 	case pySubprocess[name] || name == "asyncio.create_subprocess_exec" ||
 		strings.HasPrefix(name, "os.exec") || strings.HasPrefix(name, "os.spawn"):
-		if pyShellTrueRE.MatchString("shell=" + kw["shell"]) {
+		if pyShellTrueRE().MatchString("shell=" + kw["shell"]) {
 			p.report(ruleExec, c, fmt.Sprintf("%s runs its command through a shell (shell=True)", name))
 			break
 		}
@@ -408,7 +407,7 @@ func (p *pyFile) checkEnv(calls []call) {
 		p.seen[k] = true
 		p.rep.add(ruleEnv, line, col, msg, msg)
 	}
-	for _, m := range pyEnvIndexRE.FindAllStringSubmatchIndex(code, -1) {
+	for _, m := range pyEnvIndexRE().FindAllStringSubmatchIndex(code, -1) {
 		if p.s.inStr[m[0]] || p.canonical(code[m[2]:m[3]]) != "os.environ" {
 			continue
 		}
@@ -539,7 +538,7 @@ func (p *pyFile) eval(e string, depth int) value {
 		}
 		return value{}
 	}
-	if m := pyEnvIndexRE.FindStringSubmatch(e); m != nil && m[0] == e && p.canonical(m[1]) == "os.environ" {
+	if m := pyEnvIndexRE().FindStringSubmatch(e); m != nil && m[0] == e && p.canonical(m[1]) == "os.environ" {
 		switch m[3] {
 		case "HOME", "USERPROFILE":
 			return value{kind: valHome}
@@ -565,7 +564,7 @@ func expandUser(v value) value {
 // stringLit reads a Python string literal, evaluating the fields of an
 // f-string.
 func (p *pyFile) stringLit(e string, depth int) (value, bool) {
-	m := pyStringRE.FindStringSubmatch(e)
+	m := pyStringRE().FindStringSubmatch(e)
 	if m == nil {
 		return value{}, false
 	}

@@ -1,7 +1,6 @@
 package testcode
 
 import (
-	"regexp"
 	"sort"
 	"strings"
 )
@@ -80,7 +79,7 @@ type call struct {
 	end      int      // offset after the closing parenthesis
 }
 
-var callRE = regexp.MustCompile(`[A-Za-z_$][\w$]*(?:\s*\.\s*[A-Za-z_$][\w$]*)*\s*\(`)
+var callRE = lazyRE(`[A-Za-z_$][\w$]*(?:\s*\.\s*[A-Za-z_$][\w$]*)*\s*\(`)
 
 // maxEvalSteps bounds the work of evaluating one argument: variables that
 // refer to each other many times over must not make it exponential.
@@ -89,7 +88,7 @@ const maxEvalSteps = 4096
 // calls returns the calls in the script, in source order.
 func (s *script) calls() []call {
 	var out []call
-	for _, m := range callRE.FindAllStringIndex(s.code, -1) {
+	for _, m := range callRE().FindAllStringIndex(s.code, -1) {
 		if s.inStr[m[0]] {
 			continue
 		}

@@ -21,6 +21,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"gantry.dev/gantry"
 	"gantry.dev/gantry/internal/scan"
@@ -77,8 +78,8 @@ const (
 )
 
 var (
-	jsTestRE = regexp.MustCompile(`\.(test|spec)\.[cm]?[jt]sx?$`)
-	jsExtRE  = regexp.MustCompile(`\.[cm]?[jt]sx?$`)
+	jsTestRE = lazyRE(`\.(test|spec)\.[cm]?[jt]sx?$`)
+	jsExtRE  = lazyRE(`\.[cm]?[jt]sx?$`)
 )
 
 // classify says which language's test file rel (slash-separated) is, if
@@ -90,9 +91,9 @@ func classify(rel string) language {
 		return langGo
 	case strings.HasSuffix(name, ".d.ts"):
 		return langNone
-	case jsTestRE.MatchString(name):
+	case jsTestRE().MatchString(name):
 		return langJS
-	case jsExtRE.MatchString(name) && (strings.HasPrefix(rel, "__tests__/") || strings.Contains(rel, "/__tests__/")):
+	case jsExtRE().MatchString(name) && (strings.HasPrefix(rel, "__tests__/") || strings.Contains(rel, "/__tests__/")):
 		return langJS
 	case strings.HasSuffix(name, ".py") && (strings.HasPrefix(name, "test_") || strings.HasSuffix(name, "_test.py") || name == "conftest.py"):
 		return langPython
@@ -222,4 +223,10 @@ func sortFindings(fs []gantry.Finding) {
 		}
 		return strings.Compare(a.RuleID, b.RuleID)
 	})
+}
+
+// lazyRE compiles a pattern the first time it is used: a scanner that a
+// run does not use should not cost every gantry command at start-up.
+func lazyRE(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }

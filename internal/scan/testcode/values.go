@@ -4,7 +4,6 @@ import (
 	"net"
 	"net/url"
 	"path"
-	"regexp"
 	"strings"
 )
 
@@ -128,7 +127,7 @@ func harmlessDevice(p string) bool {
 	return false
 }
 
-var credentialRE = regexp.MustCompile(`(^|/)(\.ssh(/|$)|\.aws/(credentials|config)$|\.docker/config\.json$|[._]netrc$|\.kube/config$|\.git-credentials$|\.config/gcloud(/|$)|\.npmrc$|\.pypirc$|\.gnupg(/|$)|id_(rsa|dsa|ecdsa|ed25519)$)|^/etc/(g?shadow|sudoers)$`)
+var credentialRE = lazyRE(`(^|/)(\.ssh(/|$)|\.aws/(credentials|config)$|\.docker/config\.json$|[._]netrc$|\.kube/config$|\.git-credentials$|\.config/gcloud(/|$)|\.npmrc$|\.pypirc$|\.gnupg(/|$)|id_(rsa|dsa|ecdsa|ed25519)$)|^/etc/(g?shadow|sudoers)$`)
 
 // credentialPath returns the path if v names a credential file in the
 // home directory or at an absolute path. Relative paths (a test's own
@@ -148,7 +147,7 @@ func credentialPath(v value) (string, bool) {
 		return "", false
 	}
 	p = strings.ReplaceAll(p, "\\", "/")
-	if credentialRE.MatchString(path.Clean(p)) {
+	if credentialRE().MatchString(path.Clean(p)) {
 		return strings.ReplaceAll(p, unknownPart, "…"), true
 	}
 	return "", false
