@@ -25,6 +25,7 @@ import (
 	"gantry.dev/gantry/internal/engine"
 	"gantry.dev/gantry/internal/evidence"
 	"gantry.dev/gantry/internal/forge"
+	"gantry.dev/gantry/internal/gate"
 	"gantry.dev/gantry/internal/spec"
 )
 
@@ -234,7 +235,13 @@ func (a *Agent) runJob(ctx context.Context, l *agentproto.Lease) error {
 		Signer: a.opts.Signer, Findings: rem, Blobs: rem, Keeper: rem,
 		Repo: "git+" + l.Project.RepoURL, BuilderID: BuilderID,
 	})
+	hint, err := evidence.KeyHint(a.opts.Signer.Public())
+	if err != nil {
+		return err
+	}
 	eng := engine.New(engine.Options{
+		Gate: gate.New(gate.Options{Evidence: rem, Pending: recorder.Pending, Base: filepath.Join(dir, pipelineDir),
+			TrustedKeys: []string{hint}, Warn: func(msg string) { a.opts.Logger.Warn(msg, "job", l.Job.ID) }}),
 		Executors: a.opts.Executors, Store: rem, Blobs: rem, Actions: a.opts.Actions(dir),
 		Secrets: secretValues, BaseEnv: map[string]string{"PATH": os.Getenv("PATH"), "HOME": os.Getenv("HOME")},
 		Workspace: dir, Dir: pipelineDir, Attester: recorder, Logger: a.opts.Logger, LogFlush: 200 * time.Millisecond,

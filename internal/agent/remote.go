@@ -75,6 +75,26 @@ func (r *remote) Findings(ctx context.Context, run gantry.RunID, step string) ([
 	return out, err
 }
 
+// Run, Steps and Attestations read the run's evidence so far, for the
+// job's gate.
+func (r *remote) Run(ctx context.Context, _ gantry.RunID) (*gantry.Run, error) {
+	var run gantry.Run
+	_, err := r.c.do(ctx, "GET", r.path(""), nil, &run)
+	return &run, err
+}
+
+func (r *remote) Steps(ctx context.Context, _ gantry.RunID) ([]*gantry.StepResult, error) {
+	var steps []*gantry.StepResult
+	_, err := r.c.do(ctx, "GET", r.path("/steps"), nil, &steps)
+	return steps, err
+}
+
+func (r *remote) Attestations(ctx context.Context, _ gantry.AttestationFilter) ([]*gantry.Attestation, error) {
+	var as []*gantry.Attestation
+	_, err := r.c.do(ctx, "GET", r.path("/attestations"), nil, &as)
+	return as, err
+}
+
 // Put stores an artifact here, then uploads it under its digest.
 func (r *remote) Put(ctx context.Context, rd io.Reader) (gantry.Digest, int64, error) {
 	d, n, err := r.local.Put(ctx, rd)

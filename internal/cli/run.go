@@ -22,6 +22,7 @@ import (
 	"gantry.dev/gantry/internal/evidence"
 	"gantry.dev/gantry/internal/executor/docker"
 	"gantry.dev/gantry/internal/executor/local"
+	"gantry.dev/gantry/internal/gate"
 	"gantry.dev/gantry/internal/ledger"
 	"gantry.dev/gantry/internal/scan"
 	"gantry.dev/gantry/internal/scanstep"
@@ -202,8 +203,9 @@ func runPipeline(ctx context.Context, e *env, g *globals, f *runFlags) error {
 		Concurrency: f.concurrency,
 		Grace:       f.grace,
 		Attester:    recorder,
-		Gate:        policyGate(store, recorder, filepath.Join(workspace, dir), keyHint, time.Now, ui.notice),
-		Events:      ui,
+		Gate: gate.New(gate.Options{Evidence: store, Pending: recorder.Pending, Base: filepath.Join(workspace, dir),
+			TrustedKeys: []string{keyHint}, Warn: ui.notice}),
+		Events: ui,
 	})
 	stop := handleSignals(cancel, eng.Kill, ui)
 	defer stop()

@@ -32,6 +32,10 @@ func (s *Server) registerAgent() {
 	s.handle("POST", "/api/v1/agent/runs/{run}/logs", s.appendLogs)
 	s.handle("PUT", "/api/v1/agent/runs/{run}/findings", s.putFindings)
 	s.handle("GET", "/api/v1/agent/runs/{run}/findings", s.jobFindings)
+	// A job's gate reads its run's evidence so far.
+	s.handle("GET", "/api/v1/agent/runs/{run}", s.jobGetRun)
+	s.handle("GET", "/api/v1/agent/runs/{run}/steps", s.jobSteps)
+	s.handle("GET", "/api/v1/agent/runs/{run}/attestations", s.jobAttestations)
 	s.handle("POST", "/api/v1/agent/runs/{run}/attestations", s.keepAttestations)
 	s.handle("POST", "/api/v1/agent/runs/{run}/seal", s.seal)
 	s.handle("POST", "/api/v1/agent/runs/{run}/secrets", s.runSecrets)
@@ -344,6 +348,43 @@ func (s *Server) appendLogs(w http.ResponseWriter, r *http.Request) error {
 		s.hub.publish(run, event{Type: "logs", Lines: *lines})
 		return nil
 	})
+}
+
+func (s *Server) jobGetRun(w http.ResponseWriter, r *http.Request) error {
+	run, _, err := s.jobRun(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, run)
+	return nil
+}
+
+func (s *Server) jobSteps(w http.ResponseWriter, r *http.Request) error {
+	run, _, err := s.jobRun(r)
+	if err != nil {
+		return err
+	}
+	steps, err := s.opts.Store.Steps(r.Context(), run.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, orEmpty(steps))
+	return nil
+}
+
+// jobAttestations lists the run's attestations as records, without their
+// envelopes: what a gate's policies weigh.
+func (s *Server) jobAttestations(w http.ResponseWriter, r *http.Request) error {
+	run, _, err := s.jobRun(r)
+	if err != nil {
+		return err
+	}
+	as, err := s.opts.Store.Attestations(r.Context(), gantry.AttestationFilter{RunID: run.ID})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, orEmpty(as))
+	return nil
 }
 
 func (s *Server) jobFindings(w http.ResponseWriter, r *http.Request) error {

@@ -290,3 +290,43 @@ func TestEventsFromAnotherServer(t *testing.T) {
 		}
 	}
 }
+
+// TestPolicyGateOnAnAgent: a stage's policies decide its gate on an agent
+// as in gantry run, from the evidence the server holds.
+func TestPolicyGateOnAnAgent(t *testing.T) {
+	s := newStack(t)
+	dir, _ := repoFiles(t, map[string]string{
+		".gantry.yml": "version: 1\nstages:\n  - name: commit\n    steps:\n      - {name: build, run: \"mkdir -p bin && echo app > bin/app\", outputs: [bin/app]}\n    gate:\n      policies: [policies]\n  - name: release\n    steps:\n      - {name: ship, run: echo shipped}\n",
+		"policies/commit.rego": `package gantry.gates.commit
+
+deny contains sprintf("%d attestations, want one per step", [count(input.attestations)]) if count(input.attestations) != 2
+
+deny contains "the build's provenance is not signed by a trusted key" if {
+	some a in input.attestations
+	a.step == "build"
+	not a.key_hint in input.config.trusted_keys
+}
+`,
+	})
+	ctx := context.Background()
+	pr := &gantry.Project{Name: "shop", RepoURL: dir, DefaultBranch: "main", PipelinePath: ".gantry.yml", CreatedAt: s.srv.opts.Now()}
+	if err := s.store.PutProject(ctx, pr); err != nil {
+		t.Fatal(err)
+	}
+	s.startAgent("gatekeeper")
+	run, err := s.srv.Trigger(ctx, pr, gantry.Trigger{Event: "manual"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := s.waitRun(run.ID)
+	if got.Status != gantry.StatusFailed || !strings.Contains(got.Reason, "policy: 1 attestations, want one per step") {
+		t.Fatalf("run %s: %q; want it denied by the policy", got.Status, got.Reason)
+	}
+	if strings.Contains(got.Reason, "trusted key") {
+		t.Errorf("the agent's own key was not trusted: %q", got.Reason)
+	}
+	stages, _ := s.store.Stages(ctx, run.ID)
+	if len(stages) != 2 || !strings.HasPrefix(stages[0].Gate.Decider, "steps+policy sha256:") || stages[1].Status != gantry.StatusSkipped {
+		t.Errorf("stages: %+v", stages)
+	}
+}

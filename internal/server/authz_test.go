@@ -77,6 +77,9 @@ PUT    /api/v1/agent/runs/{run}/steps                   401  401   403   403   4
 POST   /api/v1/agent/runs/{run}/logs                    401  401   403   403   403   403   403   403   403   403   ok
 PUT    /api/v1/agent/runs/{run}/findings                401  401   403   403   403   403   403   403   403   403   ok
 GET    /api/v1/agent/runs/{run}/findings                401  401   403   403   403   403   403   403   403   403   ok
+GET    /api/v1/agent/runs/{run}                         401  401   403   403   403   403   403   403   403   403   ok
+GET    /api/v1/agent/runs/{run}/steps                   401  401   403   403   403   403   403   403   403   403   ok
+GET    /api/v1/agent/runs/{run}/attestations            401  401   403   403   403   403   403   403   403   403   ok
 POST   /api/v1/agent/runs/{run}/attestations            401  401   403   403   403   403   403   403   403   403   ok
 POST   /api/v1/agent/runs/{run}/seal                    401  401   403   403   403   403   403   403   403   403   ok
 POST   /api/v1/agent/runs/{run}/secrets                 401  401   403   403   403   403   403   403   403   403   ok
@@ -361,6 +364,9 @@ func (f *authzFixture) cases() []authzCase {
 		{key: "POST /api/v1/agent/runs/{run}/logs", path: "/api/v1/agent/runs/" + run + "/logs", body: j([]gantry.LogLine{{Step: "test", Seq: 1, Time: now, Stream: gantry.Stdout, Text: "testing"}})},
 		{key: "PUT /api/v1/agent/runs/{run}/findings", path: "/api/v1/agent/runs/" + run + "/findings?step=test", body: j([]gantry.Finding{})},
 		{key: "GET /api/v1/agent/runs/{run}/findings", path: "/api/v1/agent/runs/" + run + "/findings"},
+		{key: "GET /api/v1/agent/runs/{run}", path: "/api/v1/agent/runs/" + run},
+		{key: "GET /api/v1/agent/runs/{run}/steps", path: "/api/v1/agent/runs/" + run + "/steps"},
+		{key: "GET /api/v1/agent/runs/{run}/attestations", path: "/api/v1/agent/runs/" + run + "/attestations"},
 		{key: "POST /api/v1/agent/runs/{run}/attestations", path: "/api/v1/agent/runs/" + run + "/attestations", body: j([]agentproto.AttestationUpload{})},
 		{key: "POST /api/v1/agent/runs/{run}/seal", path: "/api/v1/agent/runs/" + run + "/seal"},
 		{key: "POST /api/v1/agent/runs/{run}/secrets", path: "/api/v1/agent/runs/" + run + "/secrets", body: j([]string{"MATRIX_SECRET"})},

@@ -160,12 +160,25 @@ func (s *stack) call(method, path, token string, body any) (int, []byte) {
 // head commit.
 func repo(t testing.TB, pipeline string) (string, string) {
 	t.Helper()
+	return repoFiles(t, map[string]string{".gantry.yml": pipeline})
+}
+
+// repoFiles makes a git repository of files and returns its path and
+// head commit.
+func repoFiles(t testing.TB, files map[string]string) (string, string) {
+	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("needs git")
 	}
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, ".gantry.yml"), []byte(pipeline), 0o644); err != nil {
-		t.Fatal(err)
+	for name, content := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "-A"},
 		{"-c", "user.email=dev@example.com", "-c", "user.name=Dev", "commit", "-q", "-m", "first"}} {
