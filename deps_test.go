@@ -66,6 +66,7 @@ func TestImportGraph(t *testing.T) {
 	forbid(in("ledger"), in("evidence"), in("server"), in("cli"), in("engine"), in("store/sqlite"), in("store/postgres"))
 	forbid(in("evidence"), in("server"), in("cli"), in("engine"), in("store/sqlite"), in("store/postgres"))
 	forbid(in("policy"), in("server"), in("cli"), in("engine"), in("store"), in("executor"))
+	forbid(in("gate"), in("server"), in("cli"), in("agent"), in("store"), in("executor"))
 	forbid(in("report"), in("server"), in("cli"), in("engine"), in("store"), in("executor"))
 	// The examples are applications Gantry delivers, not parts of it.
 	for pkg, imps := range imports {
