@@ -23,18 +23,8 @@ import (
 // package comment says what the suite pins down besides the interfaces'
 // comments.
 func RunServer(t *testing.T, open func(t *testing.T) gantry.ServerStore) {
-	newStore := func(t *testing.T) gantry.ServerStore {
-		t.Helper()
-		s := open(t)
-		t.Cleanup(func() {
-			if err := s.Close(); err != nil {
-				t.Errorf("close: %v", err)
-			}
-		})
-		return s
-	}
 	for _, tc := range serverTests {
-		t.Run(tc.name, func(t *testing.T) { tc.test(t, newStore(t)) })
+		t.Run(tc.name, func(t *testing.T) { tc.test(t, closeAtEnd(t, open(t))) })
 	}
 	// This one closes the store itself.
 	t.Run("Server/Closed", func(t *testing.T) { testServerClosed(t, open(t)) })
@@ -54,14 +44,7 @@ func RunServerShared(t *testing.T, open func(t *testing.T) (gantry.ServerStore, 
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, b := open(t)
-			t.Cleanup(func() {
-				for _, s := range []gantry.ServerStore{a, b} {
-					if err := s.Close(); err != nil {
-						t.Errorf("close: %v", err)
-					}
-				}
-			})
-			tc.test(t, a, b)
+			tc.test(t, closeAtEnd(t, a), closeAtEnd(t, b))
 		})
 	}
 }

@@ -87,6 +87,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -101,16 +102,7 @@ import (
 // Run runs the suite. open returns a new, empty store for one subtest; Run
 // closes it when the subtest ends.
 func Run(t *testing.T, open func(t *testing.T) gantry.Store) {
-	newStore := func(t *testing.T) gantry.Store {
-		t.Helper()
-		s := open(t)
-		t.Cleanup(func() {
-			if err := s.Close(); err != nil {
-				t.Errorf("close: %v", err)
-			}
-		})
-		return s
-	}
+	newStore := func(t *testing.T) gantry.Store { return closeAtEnd(t, open(t)) }
 	tests := []storeTest{
 		{"CreateRun/RoundTrip", testCreateRunRoundTrip},
 		{"CreateRun/Copies", testCreateRunCopies},
@@ -159,6 +151,18 @@ func Run(t *testing.T, open func(t *testing.T) gantry.Store) {
 	}
 	// This one closes the store itself.
 	t.Run("Closed", func(t *testing.T) { testClosed(t, open(t)) })
+}
+
+// closeAtEnd closes a store when the test ends, failing it when Close
+// does.
+func closeAtEnd[S io.Closer](t *testing.T, s S) S {
+	t.Helper()
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return s
 }
 
 // storeTest is one test of the suite, on a new empty store.
