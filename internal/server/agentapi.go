@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto"
 	"errors"
@@ -257,8 +258,8 @@ func (s *Server) startRun(w http.ResponseWriter, r *http.Request) error {
 	}
 	run.Status, run.StartedAt, run.Reason, run.FinishedAt = gantry.StatusRunning, in.StartedAt, "", time.Time{}
 	run.Pipeline, run.PipelineDigest = in.Pipeline, in.PipelineDigest
-	run.Trigger.Commit = cmpOr(run.Trigger.Commit, in.Trigger.Commit)
-	run.Trigger.Branch = cmpOr(run.Trigger.Branch, in.Trigger.Branch)
+	run.Trigger.Commit = cmp.Or(run.Trigger.Commit, in.Trigger.Commit)
+	run.Trigger.Branch = cmp.Or(run.Trigger.Branch, in.Trigger.Branch)
 	if err := s.opts.Store.UpdateRun(r.Context(), run); err != nil {
 		return err
 	}
@@ -266,13 +267,6 @@ func (s *Server) startRun(w http.ResponseWriter, r *http.Request) error {
 	s.reportStatus(r.Context(), run)
 	writeJSON(w, http.StatusOK, run)
 	return nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // jobReport handles a job token's report about its run: it decodes the
@@ -429,7 +423,7 @@ func (s *Server) keepAttestations(w http.ResponseWriter, r *http.Request) error 
 		at.Digest = gantry.DigestBytes(at.Envelope)
 		ver, err := evidence.VerifyEnvelope(r.Context(), at.Envelope, []crypto.PublicKey{pub})
 		if err != nil {
-			return gantry.Errorf(gantry.EInvalid, "attestation of %s: %v", cmpOr(at.Step, "gate "+at.Stage), gantry.ErrorMessageOrText(err))
+			return gantry.Errorf(gantry.EInvalid, "attestation of %s: %v", cmp.Or(at.Step, "gate "+at.Stage), gantry.ErrorMessageOrText(err))
 		}
 		at.KeyHint = ver.KeyHint
 		if err := store.CheckAttestation(&at); err != nil {

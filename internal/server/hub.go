@@ -171,6 +171,9 @@ type sentState struct {
 	logSeq map[string]int64  // step name → last log line sent
 	done   bool              // the run ended and everything was sent
 	runs   map[gantry.RunID]string
+	// hubLogs says log lines came from this server's own agents since
+	// the last look at the store: then the store has nothing to add.
+	hubLogs bool
 }
 
 // recentRuns is how many of the newest runs the dashboard's stream
@@ -228,6 +231,7 @@ func (ss *sentState) note(ev event) {
 	}
 	for _, l := range ev.Lines {
 		ss.logSeq[l.Step] = max(ss.logSeq[l.Step], l.Seq)
+		ss.hubLogs = true
 	}
 }
 
@@ -248,16 +252,22 @@ func (ss *sentState) news(ctx context.Context, st gantry.ServerStore, id gantry.
 			evs = append(evs, event{Type: "step.updated", Step: step, RunID: id, Project: run.Project})
 		}
 	}
-	if lines, err := st.Logs(ctx, id, ""); err == nil {
-		var fresh []gantry.LogLine
-		for _, l := range lines {
-			if l.Seq > ss.logSeq[l.Step] {
-				fresh = append(fresh, l)
-				ss.logSeq[l.Step] = l.Seq
+	// A run's whole log is read again each time: only when another
+	// server's agent writes it.
+	fromHub := ss.hubLogs
+	ss.hubLogs = false
+	if !fromHub {
+		if lines, err := st.Logs(ctx, id, ""); err == nil {
+			var fresh []gantry.LogLine
+			for _, l := range lines {
+				if l.Seq > ss.logSeq[l.Step] {
+					fresh = append(fresh, l)
+					ss.logSeq[l.Step] = l.Seq
+				}
 			}
-		}
-		if len(fresh) > 0 {
-			evs = append(evs, event{Type: "logs", Lines: fresh, RunID: id, Project: run.Project})
+			if len(fresh) > 0 {
+				evs = append(evs, event{Type: "logs", Lines: fresh, RunID: id, Project: run.Project})
+			}
 		}
 	}
 	// The run's own state last, so that a page that sees it end has its
