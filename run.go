@@ -29,6 +29,15 @@ type Trigger struct {
 	Forge    string `json:"forge,omitempty"`
 	ForgeAPI string `json:"forge_api,omitempty"`
 	Repo     string `json:"repo,omitempty"`
+	// Actor is who started the run: a user, "webhook:FORGE" with the
+	// pusher, or the git user in local mode.
+	Actor string `json:"actor,omitempty"`
+	// Change is the ID of the change the run belongs to, within its
+	// project.
+	Change string `json:"change,omitempty"`
+	// PullRequest is the pull request's number, when a pull request
+	// started the run.
+	PullRequest int `json:"pull_request,omitempty"`
 }
 
 // Run is one execution of a pipeline.
@@ -68,7 +77,11 @@ type StageResult struct {
 type Gate struct {
 	Allowed bool     `json:"allowed"`
 	Reasons []string `json:"reasons,omitempty"` // why it denied, one line each
-	Decider string   `json:"decider,omitempty"` // what decided: "steps" now, a policy later
+	Decider string   `json:"decider,omitempty"` // what decided: "steps", "steps+policy DIGEST", "environment NAME"
+	// Environment is the environment a stage that deploys was admitted
+	// to: set on such a stage's gate once its steps ran, so that a failed
+	// one is a failed deployment.
+	Environment string `json:"environment,omitempty"`
 }
 
 // StepResult is what happened to one step: the unit of evidence. Later

@@ -7,12 +7,18 @@ import (
 
 // Project is a repository Gantry delivers.
 type Project struct {
-	Name              string    `json:"name"` // [a-z0-9][a-z0-9-]*, at most 63 characters; unique
-	RepoURL           string    `json:"repo_url"`
-	DefaultBranch     string    `json:"default_branch"`
-	PipelinePath      string    `json:"pipeline_path"`      // relative to the repository; default .gantry.yml
-	ProtectedBranches []string  `json:"protected_branches"` // branch patterns; changes reach them only through passing runs
-	CreatedAt         time.Time `json:"created_at"`
+	Name              string   `json:"name"` // [a-z0-9][a-z0-9-]*, at most 63 characters; unique
+	RepoURL           string   `json:"repo_url"`
+	DefaultBranch     string   `json:"default_branch"`
+	PipelinePath      string   `json:"pipeline_path"`      // relative to the repository; default .gantry.yml
+	ProtectedBranches []string `json:"protected_branches"` // branch patterns; changes reach them only through passing runs
+	// Changes is the project's change-management configuration, in the
+	// YAML of .gantry/changes.yml: how changes are classified and who may
+	// approve them for which environment. A server uses it, never the copy
+	// in the repository, so that a change cannot loosen its own rules.
+	// Empty: the defaults.
+	Changes   string    `json:"changes,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // ProjectStore keeps projects.

@@ -80,6 +80,7 @@ type Store interface {
 	FindingStore
 	AttestationStore
 	LedgerStore
+	ChangeStore
 	io.Closer
 }
 

@@ -6,6 +6,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	"gantry.dev/gantry/internal/action"
 	"gantry.dev/gantry/internal/agentproto"
 	"gantry.dev/gantry/internal/cas"
+	"gantry.dev/gantry/internal/change"
 	"gantry.dev/gantry/internal/engine"
 	"gantry.dev/gantry/internal/evidence"
 	"gantry.dev/gantry/internal/forge"
@@ -239,15 +241,68 @@ func (a *Agent) runJob(ctx context.Context, l *agentproto.Lease) error {
 	if err != nil {
 		return err
 	}
+	cfg, err := change.ParseConfig("project "+l.Project.Name+" changes", []byte(l.Project.Changes))
+	if err != nil {
+		return a.fail(ctx, rem, &run, gantry.ErrorMessageOrText(err))
+	}
+	gateOpts := gate.Options{Evidence: rem, Pending: recorder.Pending, Base: filepath.Join(dir, pipelineDir),
+		TrustedKeys: []string{hint}, Warn: func(msg string) { a.opts.Logger.Warn(msg, "job", l.Job.ID) },
+		ProtectedBranches: protectedBranches(l.Project),
+		Changes:           a.recordChange(ctx, rem, l, &run, dir), Config: cfg,
+		Actor: change.Actor{Name: run.Trigger.Actor, Role: l.ActorRole},
+	}
 	eng := engine.New(engine.Options{
-		Gate: gate.New(gate.Options{Evidence: rem, Pending: recorder.Pending, Base: filepath.Join(dir, pipelineDir),
-			TrustedKeys: []string{hint}, Warn: func(msg string) { a.opts.Logger.Warn(msg, "job", l.Job.ID) }}),
+		Gate:      gate.New(gateOpts),
+		Admit:     gate.Admit(gateOpts),
 		Executors: a.opts.Executors, Store: rem, Blobs: rem, Actions: a.opts.Actions(dir),
 		Secrets: secretValues, BaseEnv: map[string]string{"PATH": os.Getenv("PATH"), "HOME": os.Getenv("HOME")},
 		Workspace: dir, Dir: pipelineDir, Attester: recorder, Logger: a.opts.Logger, LogFlush: 200 * time.Millisecond,
 	})
 	_, err = eng.Run(ctx, plan, &run)
 	return err
+}
+
+// recordChange records the run's change as the checkout shows it, where
+// the server knows better with what it knows (the change's ID, its pull
+// request, the forge login that pushed it), and returns the gates' view of
+// it. A change that cannot be recorded is noted; the gates then refuse
+// every stage that deploys.
+func (a *Agent) recordChange(ctx context.Context, rem *remote, l *agentproto.Lease, run *gantry.Run, dir string) gate.Changes {
+	t := &run.Trigger
+	if t.Change == "" {
+		t.Change = change.ID(*t) // a run of a branch: the commit checked out
+	}
+	// What the server recorded when the run was triggered, if anything.
+	var known *gantry.Change
+	if st, err := rem.ChangeState(ctx, run.Project, t.Change, time.Time{}); err == nil {
+		known = st.Change
+	}
+	base := l.Project.DefaultBranch
+	if known != nil && known.PullRequest != nil && known.PullRequest.Base != "" {
+		base = known.PullRequest.Base
+	}
+	c, err := change.FromGit(ctx, dir, base, time.Now())
+	if err == nil {
+		c.ID, c.Project = t.Change, run.Project
+		c.Branch = cmp.Or(t.Branch, c.Branch)
+		if known != nil && known.PullRequest != nil {
+			c.PullRequest = known.PullRequest
+			c.Title = cmp.Or(known.Title, c.Title)
+		}
+		if c.PullRequest == nil && t.PullRequest > 0 {
+			c.PullRequest = &gantry.PullRequest{Number: t.PullRequest, Base: base, Head: t.Branch}
+		}
+		if t.Forge != "" && t.Actor != "" {
+			c.Author = t.Actor // the forge's login, not what git was told
+		}
+		err = rem.PutChange(ctx, c)
+	}
+	if err != nil {
+		a.opts.Logger.Warn("the run's change could not be recorded; stages that deploy will be refused",
+			"job", l.Job.ID, "change", t.Change, "err", err)
+		return unrecorded{err}
+	}
+	return rem
 }
 
 // fail records a run that could not start.
@@ -304,4 +359,16 @@ func redact(text, repo string) string {
 		}
 	}
 	return text
+}
+
+// protectedBranches are the branches a project's gates treat as protected:
+// its own list, or its default branch.
+func protectedBranches(p *gantry.Project) []string {
+	if len(p.ProtectedBranches) > 0 {
+		return p.ProtectedBranches
+	}
+	if p.DefaultBranch != "" {
+		return []string{p.DefaultBranch}
+	}
+	return nil
 }

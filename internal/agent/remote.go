@@ -7,12 +7,15 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"time"
 
 	"gantry.dev/gantry"
 	"gantry.dev/gantry/internal/agentproto"
 	"gantry.dev/gantry/internal/cas"
+	"gantry.dev/gantry/internal/change"
 	"gantry.dev/gantry/internal/engine"
 	"gantry.dev/gantry/internal/evidence"
+	"gantry.dev/gantry/internal/gate"
 )
 
 // remote is the engine's store, blob store and evidence keeper for one
@@ -28,6 +31,7 @@ var (
 	_ engine.Store     = (*remote)(nil)
 	_ gantry.BlobStore = (*remote)(nil)
 	_ evidence.Keeper  = (*remote)(nil)
+	_ gate.Changes     = (*remote)(nil)
 )
 
 func (r *remote) path(suffix string) string {
@@ -173,6 +177,41 @@ func (r *remote) secrets(ctx context.Context, names []string) (map[string]string
 	}
 	_, err := r.c.do(ctx, "POST", r.path("/secrets"), names, &values)
 	return values, err
+}
+
+// ChangeState reads the run's change with its approvals and its
+// project's recent past, which the server looks back on as far as the
+// project's rules say: the job's run has one change, so project, id and
+// since are the server's to know.
+func (r *remote) ChangeState(ctx context.Context, _, _ string, _ time.Time) (*change.State, error) {
+	var cs agentproto.ChangeState
+	if _, err := r.c.do(ctx, "GET", r.path("/change"), nil, &cs); err != nil {
+		return nil, err
+	}
+	if cs.Change == nil {
+		return nil, gantry.Errorf(gantry.ENotFound, "the server sent no change for run %s", r.run)
+	}
+	return &change.State{Change: cs.Change, Approvals: cs.Approvals, Incidents: cs.Incidents,
+		History: change.History{Changes: cs.History.Changes, Failed: cs.History.Failed}}, nil
+}
+
+// PutChange records the run's change: as the checkout shows it, or with
+// the classification a gate just made.
+func (r *remote) PutChange(ctx context.Context, c *gantry.Change) error {
+	_, err := r.c.do(ctx, "PUT", r.path("/change"), c, nil)
+	return err
+}
+
+// unrecorded is the change management of a job whose change could not be
+// recorded: every stage that deploys is refused, with the reason.
+type unrecorded struct{ err error }
+
+func (u unrecorded) ChangeState(context.Context, string, string, time.Time) (*change.State, error) {
+	return nil, gantry.Errorf(gantry.EUnavailable, "the run's change could not be recorded: %s", gantry.ErrorMessageOrText(u.err))
+}
+
+func (u unrecorded) PutChange(context.Context, *gantry.Change) error {
+	return gantry.Errorf(gantry.EUnavailable, "the run's change could not be recorded: %s", gantry.ErrorMessageOrText(u.err))
 }
 
 // removeAll is os.RemoveAll, which tests replace.

@@ -19,6 +19,8 @@
 //	POST /api/v1/agent/runs/{run}/attestations []AttestationUpload → ledger indexes
 //	POST /api/v1/agent/runs/{run}/seal        a signed checkpoint
 //	POST /api/v1/agent/runs/{run}/secrets     names → values
+//	GET  /api/v1/agent/runs/{run}/change      the run's change → ChangeState (404: none)
+//	PUT  /api/v1/agent/runs/{run}/change      the run's change as the checkout shows it, or classified
 //	PUT  /api/v1/agent/blobs/{digest}         an artifact's bytes; GET reads one back
 package agentproto
 
@@ -62,6 +64,28 @@ type Lease struct {
 	// with, when the project has one; the agent gives it to git as a
 	// header, never in a URL or a file a step could read.
 	Checkout *Checkout `json:"checkout,omitempty"`
+	// ActorRole is the role in the project of whoever started the run
+	// (Run.Trigger.Actor), "" when they have none: an environment's
+	// deployers may be named by role.
+	ActorRole gantry.Role `json:"actor_role,omitempty"`
+}
+
+// ChangeState is a run's change with what its gates classify and admit it
+// on besides the run's evidence: its approvals, its author's recent
+// changes and its project's recent incidents.
+type ChangeState struct {
+	Change    *gantry.Change     `json:"change"`
+	Approvals []*gantry.Approval `json:"approvals"`
+	// History counts the author's other recent changes, and of them
+	// those whose latest run failed.
+	History   ChangeHistory `json:"history"`
+	Incidents int           `json:"incidents"`
+}
+
+// ChangeHistory is an author's recent record.
+type ChangeHistory struct {
+	Changes int `json:"changes"`
+	Failed  int `json:"failed"`
 }
 
 // Checkout is a read-only repository credential for one job.

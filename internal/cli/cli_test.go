@@ -32,13 +32,14 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"waitfile": cmdWaitFile,
-			"waitglob": cmdWaitGlob,
-			"waithttp": cmdWaitHTTP,
-			"pgschema": cmdPGSchema,
-			"runlogs":  cmdRunLogs,
-			"sleep":    cmdSleep,
-			"noprocs":  cmdNoProcs,
+			"waitfile":    cmdWaitFile,
+			"waitglob":    cmdWaitGlob,
+			"waithttp":    cmdWaitHTTP,
+			"pgschema":    cmdPGSchema,
+			"runlogs":     cmdRunLogs,
+			"sleep":       cmdSleep,
+			"noprocs":     cmdNoProcs,
+			"alterdigest": cmdAlterDigest,
 		},
 		Condition: func(cond string) (bool, error) {
 			switch cond {
@@ -215,4 +216,27 @@ func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("sleep: %v", err)
 	}
 	time.Sleep(d)
+}
+
+// alterdigest FILE changes the first attestation digest in an OSCAL
+// report to another valid one.
+func cmdAlterDigest(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: alterdigest FILE")
+	}
+	p := ts.MkAbs(args[0])
+	b, err := os.ReadFile(p)
+	ts.Check(err)
+	const prefix = `"value": "sha256:`
+	i := bytes.Index(b, []byte(prefix))
+	if i < 0 {
+		ts.Fatalf("%s holds no digest", args[0])
+	}
+	j := i + len(prefix)
+	if b[j] == '0' {
+		b[j] = '1'
+	} else {
+		b[j] = '0'
+	}
+	ts.Check(os.WriteFile(p, b, 0o644))
 }

@@ -432,13 +432,14 @@ type verifyFlags struct {
 	keys      []string
 	bundle    string
 	ledgerKey string
+	report    string
 	json      bool
 }
 
 func newVerifyCmd(e *env, g *globals) *cobra.Command {
 	f := &verifyFlags{}
 	cmd := &cobra.Command{
-		Use:   "verify PATH",
+		Use:   "verify PATH | --report FILE",
 		Short: "Verify a file's evidence: signatures, ledger inclusion, and the chain from source to it",
 		Long: `Verify that Gantry built the file at PATH, and how: it finds the attestations
 whose subject is the file's digest, checks their signatures against trusted
@@ -452,14 +453,31 @@ key you trust:
 
     gantry verify --bundle evidence.tar --key signing.pub bin/app
 
+With --report, it checks every evidence link of a compliance report (gantry
+report --format oscal) offline instead: each link's inclusion proof, the
+signed checkpoint it rests on, and that the ledger entry records the linked
+attestation. Give the ledger key you trust with --ledger-key FILE (gantry
+keys public --ledger prints it), or run it where the local state is.
+
 The exit code is 0 only when everything verifies.`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error { return verifyArtifact(cmd.Context(), e, g, f, args[0]) },
+		Args: func(cmd *cobra.Command, args []string) error {
+			if f.report != "" {
+				return cobra.NoArgs(cmd, args)
+			}
+			return cobra.ExactArgs(1)(cmd, args)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.report != "" {
+				return verifyReport(cmd.Context(), e, g, f)
+			}
+			return verifyArtifact(cmd.Context(), e, g, f, args[0])
+		},
 	}
 	fl := cmd.Flags()
 	fl.StringArrayVar(&f.keys, "key", nil, "trust the signing public key in `FILE` (PEM); may be repeated")
 	fl.StringVar(&f.bundle, "bundle", "", "verify with the evidence bundle `FILE.tar` instead of the local state")
 	fl.StringVar(&f.ledgerKey, "ledger-key", "", "trust the ledger checkpoint key in `FILE` (default: the local one, or the bundle's)")
+	fl.StringVar(&f.report, "report", "", "verify every evidence link of the OSCAL report `FILE` instead of a file's chain")
 	fl.BoolVar(&f.json, "json", false, "print the verified chain as JSON")
 	return cmd
 }

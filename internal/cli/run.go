@@ -18,6 +18,7 @@ import (
 	"gantry.dev/gantry"
 	"gantry.dev/gantry/internal/action"
 	"gantry.dev/gantry/internal/cas"
+	"gantry.dev/gantry/internal/change"
 	"gantry.dev/gantry/internal/engine"
 	"gantry.dev/gantry/internal/evidence"
 	"gantry.dev/gantry/internal/executor/docker"
@@ -51,6 +52,7 @@ type runFlags struct {
 	grace       time.Duration
 	baseBranch  string
 	vulnDB      string
+	urgent      string
 }
 
 func newRunCmd(e *env, g *globals) *cobra.Command {
@@ -77,6 +79,7 @@ kills them at once.`,
 	fl.StringVar(&f.event, "event", "local", "the trigger event `when:` conditions see")
 	fl.DurationVar(&f.grace, "grace", 10*time.Second, "how long a cancelled step may take to stop before it is killed")
 	fl.StringVar(&f.baseBranch, "base-branch", "main", "the `BRANCH` whose last successful run decides which findings are new")
+	fl.StringVar(&f.urgent, "urgent", "", "declare the change urgent, for `REASON`: it may deploy at once and owes a retrospective review")
 	fl.StringVar(&f.vulnDB, "vulndb", "", "the offline vulnerability `DIR` of deps steps (default: GANTRY_VULNDB, then the user cache)")
 	return cmd
 }
@@ -181,6 +184,37 @@ func runPipeline(ctx context.Context, e *env, g *globals, f *runFlags) error {
 		}
 	}
 
+	r := &gantry.Run{ID: gantry.NewRunID(time.Now()), Trigger: trigger}
+	changeCfg, err := change.LoadConfig(repo)
+	if err != nil {
+		return err
+	}
+	if inGit {
+		r.Trigger.Actor = gitUser(ctx, root)
+		c, err := change.FromGit(ctx, root, f.baseBranch, time.Now())
+		if err != nil {
+			ui.notice(fmt.Sprintf("cannot read the change from git (%v); stages that deploy will be refused", gantry.ErrorMessageOrText(err)))
+		} else {
+			if f.urgent != "" {
+				c.Urgent = f.urgent
+			}
+			if _, err := change.Record(ctx, store, c, r.ID, time.Now()); err != nil {
+				return err
+			}
+			r.Trigger.Change = c.ID
+		}
+	} else if f.urgent != "" {
+		return gantry.Errorf(gantry.EInvalid, "--urgent: the workspace is not a git repository, so the run belongs to no change")
+	}
+	gateOpts := gate.Options{Evidence: store, Pending: recorder.Pending, Base: filepath.Join(workspace, dir),
+		TrustedKeys: []string{keyHint}, Warn: ui.notice,
+		// Locally, the base branch stands for the protected one.
+		ProtectedBranches: []string{f.baseBranch},
+		Changes:           storeChanges{store}, Config: changeCfg,
+		// On this machine, whoever runs gantry is the project's admin.
+		Actor: change.Actor{Name: r.Trigger.Actor, Role: gantry.RoleAdmin},
+	}
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	actions := action.Builtins()
@@ -203,14 +237,13 @@ func runPipeline(ctx context.Context, e *env, g *globals, f *runFlags) error {
 		Concurrency: f.concurrency,
 		Grace:       f.grace,
 		Attester:    recorder,
-		Gate: gate.New(gate.Options{Evidence: store, Pending: recorder.Pending, Base: filepath.Join(workspace, dir),
-			TrustedKeys: []string{keyHint}, Warn: ui.notice}),
-		Events: ui,
+		Gate:        gate.New(gateOpts),
+		Admit:       gate.Admit(gateOpts),
+		Events:      ui,
 	})
 	stop := handleSignals(cancel, eng.Kill, ui)
 	defer stop()
 
-	r := &gantry.Run{ID: gantry.NewRunID(time.Now()), Trigger: trigger}
 	r, err = eng.Run(ctx, plan, r)
 	ui.close()
 	if err != nil {
@@ -225,7 +258,11 @@ func runPipeline(ctx context.Context, e *env, g *globals, f *runFlags) error {
 		lines, _ := store.Logs(context.WithoutCancel(ctx), r.ID, step)
 		return lines
 	}
-	ui.summary(r, steps, logs)
+	shown := *r
+	if stages, err := store.Stages(context.WithoutCancel(ctx), r.ID); err == nil {
+		shown.Reason = stageReasons(stages, r.Reason)
+	}
+	ui.summary(&shown, steps, logs)
 	if recs, err := store.Findings(context.WithoutCancel(ctx), r.ID, ""); err == nil {
 		writeWaiversInForce(e.stdout, recs)
 	}
@@ -391,4 +428,25 @@ func writeWaiversInForce(w io.Writer, recs []gantry.FindingRecord) {
 		fmt.Fprintf(w, "  %s: %s — %d %s, owner %s, until %s: %s\n", k.step, k.name, count[k], plural(count[k], "finding", "findings"),
 			wv.Owner, scan.FormatExpiry(wv.Expires), wv.Reason)
 	}
+}
+
+// stageReasons lays out why a run did not succeed: the reasons of the
+// stage that stopped it, a line each, or the run's reason as it is.
+func stageReasons(stages []*gantry.StageResult, reason string) string {
+	for _, st := range stages {
+		if st.Status != gantry.StatusFailed || len(st.Gate.Reasons) == 0 {
+			continue
+		}
+		var b strings.Builder
+		what := "did not pass its gate"
+		if strings.HasPrefix(st.Gate.Decider, "environment ") {
+			what = "was not admitted to " + strings.TrimPrefix(st.Gate.Decider, "environment ")
+		}
+		fmt.Fprintf(&b, "stage %q %s:", st.Name, what)
+		for _, r := range st.Gate.Reasons {
+			b.WriteString("\n  - " + r)
+		}
+		return b.String()
+	}
+	return reason
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -98,15 +99,40 @@ func newProjectCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "project", Short: "Manage a server's projects"}
 	c := &serverConn{}
 	var p gantry.Project
+	var changesFile string
 	put := &cobra.Command{
 		Use:   "put NAME --repo URL",
 		Short: "Create or update a project",
-		Args:  cobra.ExactArgs(1),
+		Long: `Create a project on the server, or replace its settings.
+
+--changes FILE sets the project's change management rules, in the YAML of
+.gantry/changes.yml (see 'gantry change'): the server uses them, never the
+repository's copy. Without --changes a project keeps the rules it has; an
+empty file gives the defaults.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := c.resolve(e); err != nil {
 				return err
 			}
 			p.Name = args[0]
+			if changesFile != "" {
+				b, err := os.ReadFile(changesFile)
+				if err != nil {
+					return gantry.Errorf(gantry.EInvalid, "--changes: %v", err)
+				}
+				p.Changes = string(b)
+			} else {
+				// Rules left out are kept, not dropped: dropping them
+				// would loosen them unseen.
+				var cur gantry.Project
+				err := apiCall(cmd.Context(), c.server, c.token, "GET", "/api/v1/projects/"+url.PathEscape(p.Name), nil, &cur)
+				switch {
+				case err == nil:
+					p.Changes = cur.Changes
+				case gantry.ErrorKind(err) != gantry.ENotFound:
+					return err
+				}
+			}
 			var out gantry.Project
 			if err := apiCall(cmd.Context(), c.server, c.token, "POST", "/api/v1/projects", p, &out); err != nil {
 				return err
@@ -120,6 +146,7 @@ func newProjectCmd(e *env) *cobra.Command {
 	put.Flags().StringVar(&p.DefaultBranch, "branch", "main", "the default branch")
 	put.Flags().StringVar(&p.PipelinePath, "pipeline", ".gantry.yml", "the pipeline file's path in the repository")
 	put.Flags().StringSliceVar(&p.ProtectedBranches, "protected", nil, "protected branch patterns")
+	put.Flags().StringVar(&changesFile, "changes", "", "the project's change management rules, from `FILE` (YAML, as .gantry/changes.yml)")
 	cmd.AddCommand(put)
 	return cmd
 }

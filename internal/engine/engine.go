@@ -6,6 +6,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"hash"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -28,6 +30,13 @@ import (
 // stage's step results; the default allows the run to go on only when every
 // step passed. The policy engine plugs in here.
 type GateFunc func(ctx context.Context, stage *spec.PlanStage, results []*gantry.StepResult) gantry.Gate
+
+// AdmitFunc decides whether a run may enter a stage that deploys to an
+// environment (stage.Environment is set), before any of its steps run:
+// the environment's protection rules against the run's change. Reasons
+// explain the decision either way; an allowed one is attested too. passed
+// names the stages of the run whose gates allowed it so far.
+type AdmitFunc func(ctx context.Context, stage *spec.PlanStage, run *gantry.Run, passed []string) gantry.Gate
 
 // Attester records signed evidence of what a run does. The engine calls it
 // as each step's result becomes final (before the result is stored, so
@@ -78,7 +87,10 @@ type Options struct {
 	Concurrency int           // steps at once; default: the number of CPUs
 	Grace       time.Duration // how long a cancelled step may take to stop; default 10s
 	Gate        GateFunc
-	Attester    Attester // nil: no evidence is made
+	// Admit guards stages that deploy to an environment. Without it such
+	// a stage is refused: no protection is not a pass.
+	Admit    AdmitFunc
+	Attester Attester // nil: no evidence is made
 	// LogFlush, when set, writes a running step's log lines to the store
 	// at least this often; otherwise every 512 lines and at the step's
 	// end. An agent sets it, so its server shows logs live.
@@ -153,6 +165,7 @@ type run struct {
 	sem     chan struct{}
 	store   context.Context // for store writes that must happen even after cancel
 	results map[string]*gantry.StepResult
+	passed  []string // stages whose gates allowed the run, in order
 	mu      sync.Mutex
 }
 
@@ -205,6 +218,8 @@ func (e *Engine) Run(ctx context.Context, plan *spec.Plan, r *gantry.Run) (*gant
 		switch {
 		case ctx.Err() != nil:
 			status, reason = gantry.StatusCancelled, "cancelled"
+		case gate.Allowed:
+			rn.passed = append(rn.passed, st.Name)
 		case !gate.Allowed:
 			status = gantry.StatusFailed
 			reason = fmt.Sprintf("stage %q: %s", st.Name, strings.Join(gate.Reasons, "; "))
@@ -302,6 +317,12 @@ func (rn *run) runStage(ctx context.Context, st *spec.PlanStage) (gantry.Gate, e
 	}
 	rn.emit(gantry.Event{Type: gantry.EventStageStarted, Stage: st.Name, StageResult: snapshotStage(sr)})
 
+	if st.Environment != "" {
+		if gate, admitted, err := rn.admit(ctx, st, sr); !admitted || err != nil {
+			return gate, err
+		}
+	}
+
 	// Steps of this stage that wait for others of this stage.
 	inStage := map[string]bool{}
 	for _, s := range st.Steps {
@@ -367,6 +388,7 @@ func (rn *run) runStage(ctx context.Context, st *spec.PlanStage) (gantry.Gate, e
 		gate = gantry.Gate{Allowed: false, Reasons: []string{"the run was cancelled"}, Decider: "engine"}
 	} else {
 		gate = o.Gate(ctx, st, results)
+		gate.Environment = st.Environment
 	}
 	sr.Gate, sr.FinishedAt = gate, o.Now()
 	if o.Attester != nil && ctx.Err() == nil {
@@ -389,6 +411,54 @@ func (rn *run) runStage(ctx context.Context, st *spec.PlanStage) (gantry.Gate, e
 	}
 	rn.emit(gantry.Event{Type: gantry.EventStageFinished, Stage: st.Name, Status: sr.Status, StageResult: snapshotStage(sr)})
 	return gate, nil
+}
+
+// admit asks whether the run may enter a stage that deploys to an
+// environment, and attests the answer. A refused stage is finished here:
+// failed, with the refusal as its gate, and its steps skipped.
+func (rn *run) admit(ctx context.Context, st *spec.PlanStage, sr *gantry.StageResult) (gantry.Gate, bool, error) {
+	o := rn.e.opts
+	decider := "environment " + st.Environment
+	var g gantry.Gate
+	if o.Admit == nil {
+		g = gantry.Gate{Reasons: []string{"environment " + st.Environment + ": no protection rules are configured to admit a deployment"}}
+	} else {
+		g = o.Admit(ctx, st, snapshot(rn.rec), slices.Clone(rn.passed))
+	}
+	g.Decider = cmp.Or(g.Decider, decider)
+	decision := snapshotStage(sr)
+	decision.Gate, decision.FinishedAt = g, o.Now()
+	if o.Attester != nil && ctx.Err() == nil {
+		if err := o.Attester.AttestGate(rn.store, snapshot(rn.rec), decision, nil); err != nil {
+			g.Allowed = false
+			g.Reasons = append(g.Reasons, "no evidence of the admission decision: "+gantry.ErrorMessageOrText(err))
+		}
+	}
+	if g.Allowed && ctx.Err() == nil {
+		return g, true, nil
+	}
+	if ctx.Err() != nil {
+		g = gantry.Gate{Allowed: false, Reasons: []string{"the run was cancelled"}, Decider: "engine"}
+	}
+	now := o.Now()
+	for _, s := range st.Steps {
+		res := rn.newResult(s)
+		res.Status, res.Reason, res.StartedAt, res.FinishedAt = gantry.StatusSkipped, "not admitted to "+st.Environment, now, now
+		if err := o.Store.PutStep(rn.store, res); err != nil {
+			return g, false, fmt.Errorf("record step %s: %w", s.Name, err)
+		}
+		rn.emit(gantry.Event{Type: gantry.EventStepFinished, Stage: st.Name, Step: s.Name, Status: gantry.StatusSkipped, Message: res.Reason, Result: snapshotStep(res)})
+	}
+	sr.Gate, sr.FinishedAt = g, now
+	sr.Status = gantry.StatusFailed
+	if ctx.Err() != nil {
+		sr.Status = gantry.StatusCancelled
+	}
+	if err := o.Store.PutStage(rn.store, sr); err != nil {
+		return g, false, fmt.Errorf("record stage %s: %w", st.Name, err)
+	}
+	rn.emit(gantry.Event{Type: gantry.EventStageFinished, Stage: st.Name, Status: sr.Status, StageResult: snapshotStage(sr)})
+	return g, false, nil
 }
 
 func snapshotStage(s *gantry.StageResult) *gantry.StageResult {

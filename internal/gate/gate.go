@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"gantry.dev/gantry"
+	"gantry.dev/gantry/internal/change"
 	"gantry.dev/gantry/internal/engine"
 	"gantry.dev/gantry/internal/policy"
 	"gantry.dev/gantry/internal/spec"
@@ -35,9 +36,19 @@ type Options struct {
 	Base string
 	// TrustedKeys are the hints of the keys whose signatures count.
 	TrustedKeys []string
-	Now         func() time.Time
+	// ProtectedBranches are the branch globs the forge protects: the
+	// project's, on a server; the base branch, locally.
+	ProtectedBranches []string
+	Now               func() time.Time
 	// Warn shows a policy's warnings.
 	Warn func(string)
+
+	// Changes and Config turn on change management: each gate classifies
+	// the run's change on the evidence so far, and Admit guards the
+	// stages that deploy. Actor is who deploys.
+	Changes Changes
+	Config  *change.Config
+	Actor   change.Actor
 }
 
 // New returns the gate function of the engine.
@@ -50,7 +61,30 @@ func New(opts Options) engine.GateFunc {
 	}
 	return func(ctx context.Context, stage *spec.PlanStage, results []*gantry.StepResult) gantry.Gate {
 		g := engine.StepsGate(ctx, stage, results)
-		if len(stage.Policies) == 0 || len(results) == 0 {
+		if len(results) == 0 {
+			return g
+		}
+		id := results[0].RunID
+		// The change is classified at every gate, on the evidence so far
+		// and what the stage's policies decided; a change that cannot be
+		// read is classified by no gate but the admission, which fails
+		// closed.
+		var st *change.State
+		var run *gantry.Run
+		if opts.Changes != nil {
+			var err error
+			if run, err = opts.Evidence.Run(ctx, id); err == nil {
+				st, _ = changeState(ctx, opts, run)
+			}
+		}
+		if len(stage.Policies) == 0 {
+			if st != nil {
+				if in, err := input(ctx, opts, stage.Name, id, st, stage.Environment); err == nil {
+					if _, err := classify(ctx, opts, run, st, in, stage.Environment, stepDenials(g)); err != nil {
+						opts.Warn(gantry.ErrorMessageOrText(err))
+					}
+				}
+			}
 			return g
 		}
 		deny := func(reason string) gantry.Gate {
@@ -59,10 +93,17 @@ func New(opts Options) engine.GateFunc {
 			g.Decider = "steps+policy"
 			return g
 		}
-		in, err := input(ctx, opts, stage.Name, results[0].RunID)
+		in, err := input(ctx, opts, stage.Name, id, st, stage.Environment)
 		if err != nil {
 			return deny(gantry.ErrorMessageOrText(err))
 		}
+		defer func() {
+			if st != nil {
+				if _, err := classify(ctx, opts, run, st, in, stage.Environment, stepDenials(g)); err != nil {
+					opts.Warn(gantry.ErrorMessageOrText(err))
+				}
+			}
+		}()
 		paths := make([]string, len(stage.Policies))
 		for i, p := range stage.Policies {
 			paths[i] = filepath.Join(opts.Base, filepath.FromSlash(p))
@@ -96,8 +137,17 @@ func New(opts Options) engine.GateFunc {
 	}
 }
 
-// input reads the run's evidence so far.
-func input(ctx context.Context, opts Options, stage string, id gantry.RunID) (*policy.Input, error) {
+// stepDenials are a gate's reasons when it did not allow the run.
+func stepDenials(g gantry.Gate) []string {
+	if g.Allowed {
+		return nil
+	}
+	return g.Reasons
+}
+
+// input reads the run's evidence so far, with its change when st is set
+// and the environment it deploys to when env is.
+func input(ctx context.Context, opts Options, stage string, id gantry.RunID, st *change.State, env string) (*policy.Input, error) {
 	ev := opts.Evidence
 	run, err := ev.Run(ctx, id)
 	if err != nil {
@@ -118,7 +168,12 @@ func input(ctx context.Context, opts Options, stage string, id gantry.RunID) (*p
 	if opts.Pending != nil {
 		atts = append(atts, opts.Pending(id)...)
 	}
-	return policy.NewInput(stage, run, steps, findings, atts, policy.Facts{
-		Now: opts.Now(), Config: policy.Config{TrustedKeys: opts.TrustedKeys},
-	}), nil
+	now := opts.Now()
+	f := policy.Facts{Now: now, Config: policy.Config{TrustedKeys: opts.TrustedKeys, ProtectedBranches: opts.ProtectedBranches}}
+	if st != nil {
+		f.Change = policyChange(st.Change)
+		f.Approvals = policyApprovals(st.Approvals)
+	}
+	f.Environment = policyEnvironment(opts.Config, env, now)
+	return policy.NewInput(stage, run, steps, findings, atts, f), nil
 }

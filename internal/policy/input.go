@@ -25,8 +25,8 @@ type Input struct {
 	Config       Config        `json:"config"`
 }
 
-// Change is what is being delivered: its commits, author and review.
-// The change package will own the full type; this is what gates read.
+// Change is what is being delivered: its commits, author and review,
+// from the root package's gantry.Change.
 type Change struct {
 	ID          string       `json:"id,omitempty"`
 	Author      string       `json:"author"`           // the forge login or e-mail of who made the change
@@ -35,6 +35,18 @@ type Change struct {
 	Commits     []Commit     `json:"commits"`
 	PullRequest *PullRequest `json:"pull_request,omitempty"`
 	Reviews     []Review     `json:"reviews"`
+	Title       string       `json:"title,omitempty"`
+	// Lines and Files measure the diff against the base; Paths are the
+	// files it touches.
+	Lines int      `json:"lines"`
+	Files int      `json:"files"`
+	Paths []string `json:"paths"`
+	// Urgent is why the change was declared urgent; empty when it was not.
+	Urgent string `json:"urgent,omitempty"`
+	// Class and Score are the change's latest classification, from an
+	// earlier gate of the run; empty before the first.
+	Class string  `json:"class,omitempty"`
+	Score float64 `json:"score,omitempty"`
 }
 
 // Commit is one commit of a change.
@@ -75,6 +87,7 @@ type Approval struct {
 	Approver    string    `json:"approver"`
 	Role        string    `json:"role,omitempty"`
 	Environment string    `json:"environment"`
+	Kind        string    `json:"kind,omitempty"` // approval, or retrospective for an urgent change
 	At          time.Time `json:"at"`
 	// Exception marks a documented single-maintainer exception: the
 	// approver is the author, recorded as such.
@@ -250,6 +263,7 @@ func NewInput(stage string, run *gantry.Run, steps []*gantry.StepResult, finding
 	}
 	in.Change.Commits = nonNil(in.Change.Commits)
 	in.Change.Reviews = nonNil(in.Change.Reviews)
+	in.Change.Paths = nonNil(in.Change.Paths)
 	in.Config.TrustedKeys = nonNil(in.Config.TrustedKeys)
 	in.Config.ProtectedBranches = nonNil(in.Config.ProtectedBranches)
 	if in.Environment != nil {

@@ -3,8 +3,9 @@
 // an HTML report for people, and Verify, which checks every evidence link
 // of an OSCAL report offline against the ledger's key.
 //
-// The package knows nothing of stores: whoever builds a Report (the change
-// package, the CLI) maps its records onto the types here.
+// Collect builds a Report from a store's changes, runs and ledger; the
+// types here are the report's own, so that a report reads the same
+// whatever store it came from.
 package report
 
 import (

@@ -173,7 +173,8 @@ func (s *Server) granted(w http.ResponseWriter, r *http.Request, p *Principal, a
 	if job.Attempts > 1 {
 		s.opts.Logger.Info("job re-leased", "job", job.ID, "agent", a.Name, "attempt", job.Attempts)
 	}
-	lease := agentproto.Lease{Job: job, Run: run, Project: pr, Token: tok, LeaseExpires: job.LeaseExpires}
+	lease := agentproto.Lease{Job: job, Run: run, Project: pr, Token: tok, LeaseExpires: job.LeaseExpires,
+		ActorRole: s.actorRole(ctx, run)}
 	if co := s.checkout(ctx, pr, run); co != nil {
 		lease.Checkout = co
 		s.audit(ctx, &gantry.AuditEvent{Actor: "agent:" + a.Name, Action: "secret.read", Target: pr.Name,

@@ -40,6 +40,7 @@ func (s *Server) register() {
 		}
 	})
 	s.registerAgent()
+	s.registerChanges()
 }
 
 // readyz answers 200 when the store answers.
@@ -119,6 +120,11 @@ func (s *Server) putProject(w http.ResponseWriter, r *http.Request) error {
 	if pr.CreatedAt.IsZero() {
 		pr.CreatedAt = s.opts.Now()
 	}
+	// Rules that do not parse would refuse every deployment: refuse them
+	// here, where the one who wrote them reads why.
+	if _, err := projectChanges(&pr); err != nil {
+		return err
+	}
 	if err := s.opts.Store.PutProject(r.Context(), &pr); err != nil {
 		return err
 	}
@@ -188,7 +194,7 @@ func (s *Server) triggerRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	run, err := s.Trigger(r.Context(), pr, gantry.Trigger{Event: "manual", Branch: req.Branch, Commit: req.Commit}, nil)
+	run, err := s.Trigger(r.Context(), pr, gantry.Trigger{Event: "manual", Branch: req.Branch, Commit: req.Commit, Actor: p.Name}, nil)
 	s.audit(r.Context(), &gantry.AuditEvent{Actor: p.Name, Action: "run.trigger", Target: name, Outcome: outcome(err), Remote: remote(r),
 		Detail: map[string]string{"branch": req.Branch, "commit": req.Commit}})
 	if err != nil {

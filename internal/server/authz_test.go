@@ -63,6 +63,12 @@ DELETE /api/v1/projects/{project}/secrets/{name}        401  401   403   403   4
 GET    /api/v1/audit                                    401  401   403   403   403   403   403   ok    403   403   403
 # A webhook is verified by its signature: no bearer token stands in for one.
 POST   /api/v1/hooks/{project}                          401  401   401   401   401   401   401   401   401   401   401
+# Approvers approve changes; everyone in the project reads them and their
+# report.
+GET    /api/v1/projects/{project}/changes               401  401   403   ok    ok    ok    ok    ok    403   403   403
+GET    /api/v1/projects/{project}/changes/{change}      401  401   403   ok    ok    ok    ok    ok    403   403   403
+POST   /api/v1/projects/{project}/changes/{change}/approvals 401 401 403 403  403   ok    ok    ok    403   403   403
+GET    /api/v1/projects/{project}/report                401  401   403   ok    ok    ok    ok    ok    403   403   403
 POST   /api/v1/agents                                   401  401   403   403   403   403   403   ok    403   403   403
 # The agent's own token leases and holds jobs; nothing else does.
 POST   /api/v1/agent/lease                              401  401   403   403   403   403   403   403   ok    403   403
@@ -83,6 +89,8 @@ GET    /api/v1/agent/runs/{run}/attestations            401  401   403   403   4
 POST   /api/v1/agent/runs/{run}/attestations            401  401   403   403   403   403   403   403   403   403   ok
 POST   /api/v1/agent/runs/{run}/seal                    401  401   403   403   403   403   403   403   403   403   ok
 POST   /api/v1/agent/runs/{run}/secrets                 401  401   403   403   403   403   403   403   403   403   ok
+GET    /api/v1/agent/runs/{run}/change                  401  401   403   403   403   403   403   403   403   403   ok
+PUT    /api/v1/agent/runs/{run}/change                  401  401   403   403   403   403   403   403   403   403   ok
 # Any job may upload (a blob is named by its content); a job reads only
 # the artifacts of its own run.
 PUT    /api/v1/agent/blobs/{digest}                     401  401   403   403   403   403   403   403   403   ok    ok
@@ -133,6 +141,8 @@ type authzFixture struct {
 	run     gantry.RunID // a run of shop, held by the agent; own-job's run
 	job     gantry.JobID // another job of shop the agent holds
 	blob    []byte       // an output of run
+	change  string       // a change of shop, by none of the principals
+	commit  string       // the head commit of repoURL
 	repoURL string
 	pubPEM  string
 }
@@ -225,7 +235,7 @@ func newAuthzFixture(t *testing.T) *authzFixture {
 	ctx := context.Background()
 	s := newStack(t)
 	f := &authzFixture{s: s}
-	f.repoURL, _ = repo(t, pipeline)
+	f.repoURL, f.commit = repo(t, pipeline)
 	for _, name := range []string{"shop", "other"} {
 		if code, body := s.call("POST", "/api/v1/projects", s.adminToken, gantry.Project{Name: name, RepoURL: f.repoURL}); code != http.StatusOK {
 			t.Fatalf("create project %s: %d %s", name, code, body)
@@ -317,6 +327,15 @@ func newAuthzFixture(t *testing.T) *authzFixture {
 	if code, body := s.call("PUT", "/api/v1/agent/runs/"+string(f.run)+"/steps", own.Token, step); code != http.StatusNoContent {
 		t.Fatalf("record the build step: %d %s", code, body)
 	}
+
+	// A change of shop someone else wrote, for the principals to read and
+	// approve.
+	f.change = "c0ffee00b1e5"
+	now := time.Now()
+	if err := s.store.PutChange(ctx, &gantry.Change{ID: f.change, Project: "shop", Title: "matrix", Author: "someone@example.com",
+		Commits: []gantry.Commit{{SHA: f.change + strings.Repeat("0", 28), Author: "someone@example.com"}}, Opened: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
 	return f
 }
 
@@ -353,6 +372,11 @@ func (f *authzFixture) cases() []authzCase {
 		{key: "DELETE /api/v1/projects/{project}/secrets/{name}", path: "/api/v1/projects/shop/secrets/MATRIX_SECRET"},
 		{key: "GET /api/v1/audit", path: "/api/v1/audit"},
 		{key: "POST /api/v1/hooks/{project}", path: "/api/v1/hooks/shop", body: []byte(hook)},
+		{key: "GET /api/v1/projects/{project}/changes", path: "/api/v1/projects/shop/changes"},
+		{key: "GET /api/v1/projects/{project}/changes/{change}", path: "/api/v1/projects/shop/changes/" + f.change},
+		{key: "POST /api/v1/projects/{project}/changes/{change}/approvals", path: "/api/v1/projects/shop/changes/" + f.change + "/approvals",
+			body: j(ApproveRequest{Environment: "production", Comment: "matrix"})},
+		{key: "GET /api/v1/projects/{project}/report", path: "/api/v1/projects/shop/report"},
 		{key: "POST /api/v1/agents", path: "/api/v1/agents", body: j(agentproto.EnrollRequest{Name: "enrolled-in-matrix", Labels: []string{"linux"}, PublicKey: f.pubPEM})},
 		{key: "POST /api/v1/agent/lease", path: "/api/v1/agent/lease", body: j(agentproto.LeaseRequest{Labels: []string{"linux"}, WaitMS: 1})},
 		{key: "POST /api/v1/agent/jobs/{job}/heartbeat", path: "/api/v1/agent/jobs/" + job + "/heartbeat"},
@@ -370,6 +394,11 @@ func (f *authzFixture) cases() []authzCase {
 		{key: "POST /api/v1/agent/runs/{run}/attestations", path: "/api/v1/agent/runs/" + run + "/attestations", body: j([]agentproto.AttestationUpload{})},
 		{key: "POST /api/v1/agent/runs/{run}/seal", path: "/api/v1/agent/runs/" + run + "/seal"},
 		{key: "POST /api/v1/agent/runs/{run}/secrets", path: "/api/v1/agent/runs/" + run + "/secrets", body: j([]string{"MATRIX_SECRET"})},
+		{key: "GET /api/v1/agent/runs/{run}/change", path: "/api/v1/agent/runs/" + run + "/change"},
+		// The run was triggered by its branch: it takes the change of the
+		// commit checked out.
+		{key: "PUT /api/v1/agent/runs/{run}/change", path: "/api/v1/agent/runs/" + run + "/change", body: j(gantry.Change{
+			ID: f.commit[:12], Project: "shop", Author: "dev@example.com", Commits: []gantry.Commit{{SHA: f.commit, Author: "dev@example.com"}}})},
 		{key: "PUT /api/v1/agent/blobs/{digest}", path: "/api/v1/agent/blobs/" + digest, contentType: "application/octet-stream", body: f.blob},
 		{key: "GET /api/v1/agent/blobs/{digest}", path: "/api/v1/agent/blobs/" + digest},
 	}

@@ -161,7 +161,7 @@ func (s *Server) fire(ctx context.Context, sc *Schedule, tick time.Time) (*gantr
 	}
 	sum := sha256.Sum256([]byte(sc.Project + "@" + sc.Branch + "=" + sc.Spec))
 	id := gantry.RunID(tick.UTC().Format("20060102-150405.000") + "-" + hex.EncodeToString(sum[:4]))
-	run, err := s.trigger(ctx, id, pr, gantry.Trigger{Event: "schedule", Branch: sc.Branch}, nil)
+	run, err := s.trigger(ctx, id, pr, gantry.Trigger{Event: "schedule", Branch: sc.Branch, Actor: scheduleActor}, nil, nil)
 	if gantry.ErrorKind(err) == gantry.EConflict {
 		return nil, nil
 	}

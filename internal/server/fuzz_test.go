@@ -56,6 +56,7 @@ func FuzzAgentProtocol(f *testing.F) {
 		{"PUT", runPath + "/findings?step=scan", lease.Token},
 		{"POST", runPath + "/attestations", lease.Token},
 		{"POST", runPath + "/secrets", lease.Token},
+		{"PUT", runPath + "/change", lease.Token},
 		{"PUT", "/api/v1/agent/blobs/" + string(gantry.DigestBytes([]byte("x"))), lease.Token},
 	}
 	for _, seed := range []string{
@@ -65,6 +66,8 @@ func FuzzAgentProtocol(f *testing.F) {
 		`[{"step":"build","seq":1,"stream":"stdout","text":"hi","time":"2026-01-01T00:00:00Z"}]`,
 		`[{"digest":"sha256:00","stage":"s","kind":"link","envelope":{"payloadType":"x","payload":"","signatures":[]}}]`,
 		`["SECRET"]`, "x", "{\"a\":1}{}",
+		`{"id":"0123456789ab","project":"shop","author":"dev","commits":[{"sha":"0123456789abcdef"}],"classification":{"class":"standard","score":1}}`,
+		`{"id":"pr-1","project":"shop","commits":[{"sha":"x","time":"9999-01-01T00:00:00Z"}],"opened":"0001-01-01T00:00:01Z"}`,
 	} {
 		for i := range endpoints {
 			f.Add(uint8(i), []byte(seed))

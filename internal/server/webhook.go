@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 
@@ -64,8 +65,17 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	t := gantry.Trigger{Event: string(ev.Kind), Branch: ev.Branch, Commit: ev.Commit, Changed: ev.Changed,
-		Forge: string(ev.Forge), ForgeAPI: forgeAPI(ev.Forge, ev.Repo.CloneURL), Repo: ev.Repo.FullName}
-	run, err := s.Trigger(ctx, pr, t, nil)
+		Forge: string(ev.Forge), ForgeAPI: forgeAPI(ev.Forge, ev.Repo.CloneURL), Repo: ev.Repo.FullName,
+		Actor: cmp.Or(ev.Author.Login, ev.Author.Name)}
+	// What the forge says of the change; the agent adds its commits and
+	// size from the checkout.
+	seed := &gantry.Change{Author: t.Actor}
+	if ev.Kind == forge.EventPullRequest && ev.PRNumber > 0 {
+		t.PullRequest = ev.PRNumber
+		seed.PullRequest = &gantry.PullRequest{Number: ev.PRNumber, URL: ev.PRURL, Base: ev.BaseBranch, Head: ev.Branch}
+		seed.BaseBranch = ev.BaseBranch
+	}
+	run, err := s.trigger(ctx, gantry.NewRunID(s.opts.Now()), pr, t, nil, seed)
 	s.audit(ctx, &gantry.AuditEvent{Actor: actor, Action: "run.trigger", Target: name, Outcome: outcome(err), Remote: remote(r),
 		Detail: map[string]string{"event": string(ev.Kind), "branch": ev.Branch, "commit": ev.Commit, "author": ev.Author.Login}})
 	if err != nil {

@@ -105,7 +105,7 @@ func (w *webService) Trigger(ctx context.Context, a web.Actor, project, branch s
 	if err != nil {
 		return nil, err
 	}
-	run, err := w.s.Trigger(ctx, pr, gantry.Trigger{Event: "manual", Branch: branch}, nil)
+	run, err := w.s.Trigger(ctx, pr, gantry.Trigger{Event: "manual", Branch: branch, Actor: a.User}, nil)
 	w.s.audit(ctx, &gantry.AuditEvent{Actor: a.User, Action: "run.trigger", Target: project, Outcome: outcome(err), Remote: a.Remote,
 		Detail: map[string]string{"branch": branch, "via": "web"}})
 	return run, err
@@ -165,6 +165,14 @@ func (w *webService) PutSecret(ctx context.Context, a web.Actor, project, env, n
 	w.s.audit(ctx, &gantry.AuditEvent{Actor: a.User, Action: "secret.put", Target: project + "/" + name, Outcome: outcome(err),
 		Remote: a.Remote, Detail: map[string]string{"env": env, "via": "web"}})
 	return err
+}
+
+// ApproveChange approves a change through the server's ApproveChange,
+// which checks the role and the change rules and audits the approval, or
+// its denial, as the API does.
+func (w *webService) ApproveChange(ctx context.Context, a web.Actor, project, change string, req web.ApproveRequest) (*gantry.Approval, error) {
+	return w.s.ApproveChange(ctx, a.User, project, change,
+		ApproveRequest{Environment: req.Environment, Kind: req.Kind, Comment: req.Comment}, a.Remote)
 }
 
 // events streams every run's events to a signed-in user, only those of

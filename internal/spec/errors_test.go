@@ -376,6 +376,20 @@ stages:
 		`11:12: unknown key "polices" under gate: did you mean "policies"?`,
 		"16:17: gate.policies: the list is empty: name policy files or directories, or remove gate",
 	}},
+	{name: "environment", src: `version: 1
+stages:
+  - name: a
+    environment: Production
+    steps:
+      - {name: a, run: x}
+  - name: b
+    environment: [prod]
+    steps:
+      - {name: b, run: x}
+`, want: []string{
+		`4:18: environment: invalid name "Production": use lower-case letters, digits, '-' and '_', starting with a letter or digit`,
+		"8:18: environment: expected a string, got a list",
+	}},
 	{name: "kind and test-report", src: `version: 1
 stages:
   - name: a

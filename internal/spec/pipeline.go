@@ -152,6 +152,15 @@ func (d *decoder) stage(n *yaml.Node, i, index int) (Stage, *yaml.Node, bool) {
 			stepsNode = e.val
 		case "gate":
 			st.Gate = d.gate(e.val)
+		case "environment":
+			if s, ok := d.str(e.val, "environment"); ok {
+				d.noExpr(e.val, s, "environment")
+				if !stageNameRE.MatchString(s) || len(s) > 63 {
+					d.errorf(e.val, "environment: invalid name %q: use lower-case letters, digits, '-' and '_', starting with a letter or digit", s)
+				} else {
+					st.Environment = s
+				}
+			}
 		}
 	}
 	if !has(entries, "name") {

@@ -26,6 +26,8 @@ type PlanStage struct {
 	// Policies decide, with the steps, the stage's gate: files or
 	// directories relative to the pipeline file's directory.
 	Policies []string `json:"policies,omitempty"`
+	// Environment is where the stage deploys to; "" when it does not.
+	Environment string `json:"environment,omitempty"`
 }
 
 // PlanStep is one step of a Plan: what the engine schedules and runs.
@@ -107,7 +109,7 @@ func (p *Pipeline) Plan() (*Plan, error) {
 
 	plan := &Plan{File: p.File, Digest: p.Digest}
 	for i, st := range p.Stages {
-		ps := &PlanStage{Index: i, Name: st.Name}
+		ps := &PlanStage{Index: i, Name: st.Name, Environment: st.Environment}
 		if st.Gate != nil {
 			ps.Policies = slices.Clone([]string(st.Gate.Policies))
 		}

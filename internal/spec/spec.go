@@ -78,6 +78,9 @@ type Stage struct {
 	Name  string     `yaml:"name" json:"name" required:"true" pattern:"^[a-z0-9][a-z0-9_-]*$" maxLength:"63" doc:"The stage's name: lower-case letters, digits, '-' and '_', starting with a letter or digit. Unique in the pipeline."`
 	Steps []Step     `yaml:"steps" json:"steps" required:"true" minItems:"1" doc:"The stage's steps."`
 	Gate  *StageGate `yaml:"gate,omitempty" json:"gate,omitempty" doc:"What decides, after the stage's steps, whether the run may go on: besides every step passing, the stage's policies."`
+	// Environment is where the stage deploys to: before its steps run,
+	// the environment's protection rules must admit the run's change.
+	Environment string `yaml:"environment,omitempty" json:"environment,omitempty" pattern:"^[a-z0-9][a-z0-9_-]*$" maxLength:"63" doc:"The environment the stage deploys to, such as production. Before its steps run, the environment's protection rules (.gantry/changes.yml, or the project's on a server) must admit the change: who may deploy, approvals, freeze windows, required gates."`
 
 	Pos Pos `yaml:"-" json:"-"`
 }

@@ -185,7 +185,7 @@ func checkLabels(what string, labels []string) error {
 
 // CheckProject returns an EInvalid error when p cannot be stored: it needs
 // a valid name and a creation time; protected branch patterns are not
-// empty.
+// empty; its change configuration is text (CheckProjectChanges).
 func CheckProject(p *gantry.Project) error {
 	switch {
 	case p == nil:
@@ -201,6 +201,9 @@ func CheckProject(p *gantry.Project) error {
 		if b == "" || !printable(b) {
 			return gantry.Errorf(gantry.EInvalid, "project %s: malformed protected branch pattern %q", p.Name, b)
 		}
+	}
+	if err := CheckProjectChanges(p); err != nil {
+		return err
 	}
 	return checkTimes("project "+p.Name, p.CreatedAt)
 }

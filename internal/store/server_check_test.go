@@ -146,3 +146,18 @@ func TestCheckLease(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckProjectChecksItsChangeRules: one check refuses a project whose
+// change rules are not text a store keeps, so that no store forgets it.
+func TestCheckProjectChecksItsChangeRules(t *testing.T) {
+	p := &gantry.Project{Name: "shop", CreatedAt: time.Now(), Changes: "approvals:\n  required: 2 # ünïcode\n"}
+	if err := CheckProject(p); err != nil {
+		t.Fatalf("valid rules: %v", err)
+	}
+	for _, rules := range []string{"a: 1\x00", "a: \xff"} {
+		p.Changes = rules
+		if err := CheckProject(p); gantry.ErrorKind(err) != gantry.EInvalid {
+			t.Errorf("rules %q: %v, want EInvalid", rules, err)
+		}
+	}
+}

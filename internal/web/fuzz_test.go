@@ -1,6 +1,8 @@
 package web
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -62,6 +64,49 @@ func FuzzFindingKeys(f *testing.F) {
 			got, err := lookupFinding(rows, key)
 			if err != nil || got.RuleID != row.RuleID {
 				t.Fatalf("key %q of finding %d finds %+v, %v", key, i, got, err)
+			}
+		}
+	})
+}
+
+// FuzzChangePage renders a change's page from what comes from outside:
+// the change's title, author and urgency from a forge or a commit, and
+// the project's change rules. The page must render, and escape them.
+func FuzzChangePage(f *testing.F) {
+	f.Add("Add the cart", "ann", "", "", "")
+	f.Add("<script>alert(1)</script>", "\"ann\" <ann@example.com>", "payments are down & out", "environments:\n  - name: live\n    required_approvals: 2\n", "live")
+	f.Add("x", "y", "", "approvals:\n  single_maintainer: \"<b>one</b>\"\n", "production")
+	f.Add("x", "y", "", "environments: [\n", "")
+	f.Add("x", "y", "", "environments:\n  - name: prod\n    freeze:\n      - {start: 2026-01-01T00:00:00Z, end: 2027-01-01T00:00:00Z}\n", "prod")
+	h, err := New(Options{Store: struct{ Store }{}, Sessions: struct{ Sessions }{}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, title, author, urgent, rules, env string) {
+		// Fenced, so that a text is not mistaken for the page's markup.
+		title, author, urgent = "zq"+title+"qz", "zq"+author+"qz", "zq"+urgent+"qz"
+		p := &gantry.Project{Name: "shop", Changes: rules}
+		c := &gantry.Change{ID: "pr-1", Project: "shop", Title: title, Author: author, Urgent: urgent, Opened: now,
+			Classification: &gantry.Classification{Class: gantry.ClassNormal, Score: 50, Threshold: 40,
+				Factors: []gantry.RiskFactor{{Name: "size", Weight: 20, Score: 20, Detail: title}}}}
+		approvals := []*gantry.Approval{{Project: "shop", Change: "pr-1", Environment: env, Kind: gantry.ApprovalDeploy, Approver: author, Role: gantry.RoleAdmin, Comment: title, At: now}}
+		v := &changeView{Project: p, Change: c, Approvals: approvals, CanApprove: true, Form: approveForm{Environment: env, Comment: title}}
+		if cfg, err := projectRules(p); err != nil {
+			v.ConfigError = gantry.ErrorMessageOrText(err)
+		} else {
+			v.Readiness = admissions(cfg, c, approvals, now)
+			v.Form.Environments = cfg.EnvironmentNames()
+		}
+		rec := httptest.NewRecorder()
+		h.write(rec, http.StatusOK, "change", view{Title: "Change", User: "bob", CSRF: "tok", Page: v})
+		body := rec.Body.String()
+		if rec.Code != http.StatusOK {
+			t.Fatalf("status %d:\n%s", rec.Code, body)
+		}
+		for _, s := range []string{title, author, urgent} {
+			if strings.ContainsAny(s, "<>\"&'") && strings.Contains(body, s) {
+				t.Fatalf("%q is on the page unescaped", s)
 			}
 		}
 	})

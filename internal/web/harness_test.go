@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"gantry.dev/gantry"
+	"gantry.dev/gantry/internal/change"
 	"gantry.dev/gantry/internal/store/sqlite"
 	"gantry.dev/gantry/internal/web"
 )
@@ -110,12 +111,13 @@ func (s *testSessions) CheckCSRF(r *http.Request) error {
 // minRole is the least role of each project action; the other actions
 // are for server admins, except tokens, which are anyone's own.
 var minRole = map[string]gantry.Role{
-	web.ActProjectRead:  gantry.RoleViewer,
-	web.ActRunRead:      gantry.RoleViewer,
-	web.ActRunTrigger:   gantry.RoleDeveloper,
-	web.ActSecretList:   gantry.RoleDeveloper,
-	web.ActSecretWrite:  gantry.RoleDeveloper,
-	web.ActMemberManage: gantry.RoleAdmin,
+	web.ActProjectRead:   gantry.RoleViewer,
+	web.ActRunRead:       gantry.RoleViewer,
+	web.ActRunTrigger:    gantry.RoleDeveloper,
+	web.ActSecretList:    gantry.RoleDeveloper,
+	web.ActSecretWrite:   gantry.RoleDeveloper,
+	web.ActMemberManage:  gantry.RoleAdmin,
+	web.ActChangeApprove: gantry.RoleApprover,
 }
 
 var roleOrder = []gantry.Role{gantry.RoleViewer, gantry.RoleDeveloper, gantry.RoleApprover, gantry.RoleAdmin}
@@ -226,6 +228,52 @@ func (s *testService) PutSecret(ctx context.Context, a web.Actor, project, env, 
 	s.record("put secret %s/%s/%s by %s", project, env, name, a.User)
 	// The ciphertext stands in for the server's sealing: never the value.
 	return s.store.PutSecret(ctx, &gantry.SecretRecord{Project: project, Env: env, Name: name, Ciphertext: []byte("sealed"), KeyID: "k1", UpdatedAt: s.now(), UpdatedBy: a.User})
+}
+
+// ApproveChange approves as the server does: the project's rules, the
+// approver's role from their grants, never the author unless the rules
+// document a single-maintainer exception.
+func (s *testService) ApproveChange(ctx context.Context, a web.Actor, project, id string, req web.ApproveRequest) (*gantry.Approval, error) {
+	p, err := s.store.Project(ctx, project)
+	if err != nil {
+		return nil, err
+	}
+	cfg := change.DefaultConfig()
+	if p.Changes != "" {
+		if cfg, err = change.ParseConfig("changes", []byte(p.Changes)); err != nil {
+			return nil, err
+		}
+	}
+	c, err := s.store.Change(ctx, project, id)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.store.User(ctx, a.User)
+	if err != nil {
+		return nil, err
+	}
+	by := change.Approver{Name: u.Name, Email: u.Email}
+	if u.ServerAdmin {
+		by.Role = gantry.RoleAdmin
+	}
+	grants, err := s.store.Grants(ctx, a.User, project)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range grants {
+		if g.Project == project && slices.Index(roleOrder, g.Role) > slices.Index(roleOrder, by.Role) {
+			by.Role = g.Role
+		}
+	}
+	ap, err := change.Approve(cfg, c, req.Environment, req.Kind, by, s.now(), req.Comment)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.PutApproval(ctx, ap); err != nil {
+		return nil, err
+	}
+	s.record("approve %s/%s %s %s by %s", project, id, req.Environment, req.Kind, a.User)
+	return ap, nil
 }
 
 // hub stands in for the server's event streams: it relays what the test

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,7 +25,7 @@ var assetFiles embed.FS
 
 // pageNames are the templates under templates/, each rendered inside
 // layout.html.
-var pageNames = []string{"login", "error", "dashboard", "project", "run", "findings", "finding", "audit", "admin"}
+var pageNames = []string{"login", "error", "dashboard", "project", "run", "findings", "finding", "audit", "admin", "changes", "change"}
 
 type pageTemplate struct{ t *template.Template }
 
@@ -59,6 +60,9 @@ func (h *Handler) parsePages() (map[string]*pageTemplate, error) {
 		"shortCommit": shortCommit,
 		"shortDigest": func(d gantry.Digest) string { return d.Short() },
 		"join":        strings.Join,
+		"score":       func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
+		"weight":      func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) },
+		"classClass":  classClass,
 		"bytes":       formatBytes,
 		"expired":     func(t time.Time) bool { return !t.IsZero() && !h.opts.Now().Before(t) },
 		"active":      func(w *gantry.Waiver) bool { return w.Active(h.opts.Now()) },
@@ -112,7 +116,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, s *Session, sta
 			// A finished run changes no more: no stream to hold open.
 			v.Live = "run"
 		}
-	case *findingsView, *findingView:
+	case *findingsView, *findingView, *changesView, *changeView:
 		v.Nav = "dashboard"
 	case *auditView:
 		v.Nav = "audit"
@@ -148,6 +152,14 @@ func statusClass(s gantry.Status) string {
 		return "status-" + string(s)
 	}
 	return "status-unknown"
+}
+
+// classClass is the CSS class of a change's class.
+func classClass(c gantry.ChangeClass) string {
+	if c.Valid() {
+		return "class-" + string(c)
+	}
+	return "class-unknown"
 }
 
 func sevClass(s gantry.Severity) string {

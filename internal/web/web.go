@@ -44,6 +44,9 @@ type Store interface {
 	Tokens(ctx context.Context, user string) ([]*gantry.Token, error)
 	AuditEvents(ctx context.Context, f gantry.AuditFilter) ([]*gantry.AuditEvent, error)
 	Secrets(ctx context.Context, project string) ([]*gantry.SecretRecord, error)
+	Changes(ctx context.Context, f gantry.ChangeFilter) ([]*gantry.Change, error)
+	Change(ctx context.Context, project, id string) (*gantry.Change, error)
+	Approvals(ctx context.Context, project, change string) ([]*gantry.Approval, error)
 }
 
 var _ Store = gantry.ServerStore(nil)
@@ -88,16 +91,17 @@ type Sessions interface {
 
 // The actions the UI asks Sessions.Authorize about.
 const (
-	ActProjectRead  = "project.read"
-	ActRunRead      = "run.read"
-	ActRunTrigger   = "run.trigger"
-	ActSecretList   = "secret.list"
-	ActSecretWrite  = "secret.write"
-	ActMemberManage = "member.manage"
-	ActAuditRead    = "audit.read"
-	ActUserManage   = "user.manage"
-	ActTokenCreate  = "token.create"
-	ActTokenDelete  = "token.delete"
+	ActProjectRead   = "project.read"
+	ActRunRead       = "run.read"
+	ActRunTrigger    = "run.trigger"
+	ActChangeApprove = "change.approve"
+	ActSecretList    = "secret.list"
+	ActSecretWrite   = "secret.write"
+	ActMemberManage  = "member.manage"
+	ActAuditRead     = "audit.read"
+	ActUserManage    = "user.manage"
+	ActTokenCreate   = "token.create"
+	ActTokenDelete   = "token.delete"
 )
 
 // Actor is who asks for a change through the UI, for authorization and the
@@ -142,6 +146,18 @@ type Service interface {
 	// PutSecret sets a secret's value; env "" is every environment. The
 	// value is encrypted and never shown again.
 	PutSecret(ctx context.Context, a Actor, project, env, name, value string) error
+	// ApproveChange records a.User's approval of a change for an
+	// environment, or an urgent change's retrospective review. It refuses
+	// the change's author (EForbidden) unless the project documents a
+	// single-maintainer exception, which the approval then records.
+	ApproveChange(ctx context.Context, a Actor, project, change string, req ApproveRequest) (*gantry.Approval, error)
+}
+
+// ApproveRequest is an approval to give.
+type ApproveRequest struct {
+	Environment string
+	Kind        string // gantry.ApprovalDeploy or gantry.ApprovalRetrospective
+	Comment     string
 }
 
 // Options configure a Handler.
@@ -213,6 +229,9 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("GET /{$}", h.page(h.dashboard))
 	h.mux.HandleFunc("GET /projects/{project}", h.page(h.project))
 	h.mux.HandleFunc("POST /projects/{project}/runs", h.form(h.trigger))
+	h.mux.HandleFunc("GET /projects/{project}/changes", h.page(h.changes))
+	h.mux.HandleFunc("GET /projects/{project}/changes/{change}", h.page(h.change))
+	h.mux.HandleFunc("POST /projects/{project}/changes/{change}/approvals", h.form(h.approve))
 	h.mux.HandleFunc("GET /runs/{run}", h.page(h.run))
 	h.mux.HandleFunc("GET /runs/{run}/log", h.page(h.stepLog))
 	h.mux.HandleFunc("GET /runs/{run}/findings", h.page(h.findings))

@@ -59,6 +59,7 @@ func wantStatus(t *testing.T, what string, res response, status int) {
 
 func TestSecurityHeadersOnEveryPage(t *testing.T) {
 	e := setup(t)
+	seedChange(t, e.store, "web", "pr-7", "dev", gantry.ClassNormal, time.Hour)
 	anon := e.client(t)
 	alice := e.client(t).mustLogin("alice", "alice-pw")
 	for _, c := range []struct {
@@ -67,6 +68,8 @@ func TestSecurityHeadersOnEveryPage(t *testing.T) {
 	}{
 		{anon, "/login"}, {anon, "/"}, {anon, "/assets/app.css"}, {anon, "/assets/nope.js"},
 		{alice, "/"}, {alice, "/projects/web"}, {alice, "/audit"}, {alice, "/admin"}, {alice, "/no/such/page"},
+		{alice, "/projects/web/changes"}, {alice, "/projects/web/changes/pr-7"}, {alice, "/projects/web/changes/pr-404"},
+		{anon, "/projects/web/changes/pr-7"},
 	} {
 		res := c.who.get(c.path)
 		h := res.header
@@ -86,10 +89,11 @@ func TestSecurityHeadersOnEveryPage(t *testing.T) {
 func TestNoInlineScriptOrStyle(t *testing.T) {
 	e := setup(t)
 	run := seedRun(t, e.store, "web", gantry.StatusFailed)
+	seedChange(t, e.store, "web", "pr-7", "dev", gantry.ClassUrgent, time.Hour, run.ID)
 	alice := e.client(t).mustLogin("alice", "alice-pw")
 	inline := regexp.MustCompile(`(?i)<script(?:\s[^>]*)?>[^<]|<style|\sstyle=|\son[a-z]+=|javascript:`)
 	for _, p := range []string{"/login", "/", "/projects/web", "/runs/" + string(run.ID), "/runs/" + string(run.ID) + "/findings",
-		"/runs/" + string(run.ID) + "/findings/fp-sql-1", "/audit", "/admin", "/nope"} {
+		"/runs/" + string(run.ID) + "/findings/fp-sql-1", "/audit", "/admin", "/nope", "/projects/web/changes", "/projects/web/changes/pr-7"} {
 		c := alice
 		if p == "/login" {
 			c = e.client(t)

@@ -11,7 +11,7 @@ import (
 	"gantry.dev/gantry/internal/store"
 )
 
-const projectColumns = `name, repo_url, default_branch, pipeline_path, protected, created_at`
+const projectColumns = `name, repo_url, default_branch, pipeline_path, protected, changes, created_at`
 
 // PutProject creates a project or replaces the one of that name, which
 // keeps its CreatedAt.
@@ -22,10 +22,10 @@ func (s *Store) PutProject(ctx context.Context, p *gantry.Project) error {
 	if err := store.CheckProject(p); err != nil {
 		return err
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO projects (`+projectColumns+`) VALUES ($1, $2, $3, $4, $5, $6)
+	_, err := s.pool.Exec(ctx, `INSERT INTO projects (`+projectColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (name) DO UPDATE SET repo_url = excluded.repo_url, default_branch = excluded.default_branch,
-		pipeline_path = excluded.pipeline_path, protected = excluded.protected`,
-		p.Name, p.RepoURL, p.DefaultBranch, p.PipelinePath, textArray(p.ProtectedBranches), p.CreatedAt.UnixNano())
+		pipeline_path = excluded.pipeline_path, protected = excluded.protected, changes = excluded.changes`,
+		p.Name, p.RepoURL, p.DefaultBranch, p.PipelinePath, textArray(p.ProtectedBranches), p.Changes, p.CreatedAt.UnixNano())
 	return mapError(err, fmt.Sprintf("put project %s", p.Name))
 }
 
@@ -55,7 +55,7 @@ func scanProject(row pgx.CollectableRow) (*gantry.Project, error) {
 		p       gantry.Project
 		created int64
 	)
-	if err := row.Scan(&p.Name, &p.RepoURL, &p.DefaultBranch, &p.PipelinePath, &p.ProtectedBranches, &created); err != nil {
+	if err := row.Scan(&p.Name, &p.RepoURL, &p.DefaultBranch, &p.PipelinePath, &p.ProtectedBranches, &p.Changes, &created); err != nil {
 		return nil, err
 	}
 	p.ProtectedBranches = nilIfEmpty(p.ProtectedBranches)

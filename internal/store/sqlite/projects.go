@@ -24,6 +24,7 @@ type serverStmts struct {
 	appendAudit, setLedgerIndex            *sql.Stmt
 	putSecret, deleteSecret                *sql.Stmt
 	putAgent                               *sql.Stmt
+	putChange, putApproval                 *sql.Stmt
 	// On r.
 	project, projects                *sql.Stmt
 	job, jobExists                   *sql.Stmt
@@ -32,6 +33,7 @@ type serverStmts struct {
 	tokenByHash, tokens              *sql.Stmt
 	auditExists                      *sql.Stmt
 	secret, secrets, agent, agents   *sql.Stmt
+	change, approvals                *sql.Stmt
 }
 
 func (s *Store) prepareServer(ctx context.Context) error {
@@ -56,6 +58,8 @@ func (s *Store) prepareServer(ctx context.Context) error {
 		{s.w, &st.putSecret, putSecretSQL},
 		{s.w, &st.deleteSecret, `DELETE FROM secrets WHERE project = ? AND env = ? AND name = ?`},
 		{s.w, &st.putAgent, putAgentSQL},
+		{s.w, &st.putChange, putChangeSQL},
+		{s.w, &st.putApproval, putApprovalSQL},
 		{s.r, &st.project, getProjectSQL},
 		{s.r, &st.projects, listProjectsSQL},
 		{s.r, &st.job, getJobSQL},
@@ -73,6 +77,8 @@ func (s *Store) prepareServer(ctx context.Context) error {
 		{s.r, &st.secrets, listSecretsSQL},
 		{s.r, &st.agent, getAgentSQL},
 		{s.r, &st.agents, listAgentsSQL},
+		{s.r, &st.change, getChangeSQL},
+		{s.r, &st.approvals, listApprovalsSQL},
 	} {
 		stmt, err := p.on.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -89,16 +95,17 @@ func (st *serverStmts) all() []*sql.Stmt {
 		st.setLedgerIndex, st.putSecret, st.deleteSecret, st.putAgent,
 		st.project, st.projects, st.job, st.jobExists, st.user, st.users, st.userExists,
 		st.userGrants, st.projectGrants, st.grant, st.tokenByHash, st.tokens,
-		st.auditExists, st.secret, st.secrets, st.agent, st.agents}
+		st.auditExists, st.secret, st.secrets, st.agent, st.agents,
+		st.putChange, st.putApproval, st.change, st.approvals}
 }
 
-const projectColumns = `name, repo_url, default_branch, pipeline_path, protected_json, created_at`
+const projectColumns = `name, repo_url, default_branch, pipeline_path, protected_json, changes, created_at`
 
 // The project statements. A replaced project keeps its created_at.
 const (
-	putProjectSQL = `INSERT INTO projects (` + projectColumns + `) VALUES (?, ?, ?, ?, ?, ?)
+	putProjectSQL = `INSERT INTO projects (` + projectColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET repo_url = excluded.repo_url, default_branch = excluded.default_branch,
-		pipeline_path = excluded.pipeline_path, protected_json = excluded.protected_json`
+		pipeline_path = excluded.pipeline_path, protected_json = excluded.protected_json, changes = excluded.changes`
 	getProjectSQL   = `SELECT ` + projectColumns + ` FROM projects WHERE name = ?`
 	listProjectsSQL = `SELECT ` + projectColumns + ` FROM projects ORDER BY name`
 )
@@ -118,7 +125,7 @@ func (s *Store) PutProject(ctx context.Context, p *gantry.Project) error {
 	}
 	err = s.exclusive(ctx, func(ctx context.Context) error {
 		_, err := s.server.putProject.ExecContext(ctx, p.Name, p.RepoURL, p.DefaultBranch, p.PipelinePath,
-			protected, p.CreatedAt.UnixNano())
+			protected, p.Changes, p.CreatedAt.UnixNano())
 		return err
 	})
 	if err != nil {
@@ -161,7 +168,7 @@ func scanProject(sc scanner) (*gantry.Project, error) {
 		protected sql.NullString
 		created   int64
 	)
-	if err := sc.Scan(&p.Name, &p.RepoURL, &p.DefaultBranch, &p.PipelinePath, &protected, &created); err != nil {
+	if err := sc.Scan(&p.Name, &p.RepoURL, &p.DefaultBranch, &p.PipelinePath, &protected, &p.Changes, &created); err != nil {
 		return nil, err
 	}
 	if err := unmarshalNull(protected, &p.ProtectedBranches); err != nil {

@@ -197,17 +197,21 @@ func testProjectsRoundTrip(t *testing.T, s gantry.ServerStore) {
 func newProjectFull() *gantry.Project {
 	p := newProject("shop")
 	p.ProtectedBranches = []string{"main", "release/*", "hotfix/ünïcode"}
+	p.Changes = "environments:\n  - name: production # ünïcode\n    required_approvals: 2\n"
 	return p
 }
 
 func testProjectsReplace(t *testing.T, s gantry.ServerStore) {
-	mustPutProject(t, s, newProject("shop"), newProject("blog"))
+	first := newProject("shop")
+	first.Changes = "classification:\n  threshold: 5\n"
+	mustPutProject(t, s, first, newProject("blog"))
 	p := &gantry.Project{
 		Name:          "shop",
 		RepoURL:       "ssh://git@git.example.com/acme/shop-moved.git",
 		DefaultBranch: "trunk",
 		PipelinePath:  "ci/gantry.yml",
 		CreatedAt:     t0.Add(time.Hour), // ignored: the first put's is kept
+		// Changes is "": the replacement drops the first put's.
 	}
 	given := *p
 	mustPutProject(t, s, p)
@@ -249,6 +253,8 @@ func testProjectsInvalid(t *testing.T, s gantry.ServerStore) {
 		"newline in URL":    mod(func(p *gantry.Project) { p.RepoURL = "https://x\n" }),
 		"invalid UTF-8":     mod(func(p *gantry.Project) { p.DefaultBranch = "ma\xffin" }),
 		"NUL in a pipeline": mod(func(p *gantry.Project) { p.PipelinePath = "a\x00b" }),
+		"NUL in changes":    mod(func(p *gantry.Project) { p.Changes = "a: 1\x00" }),
+		"invalid changes":   mod(func(p *gantry.Project) { p.Changes = "a: \xff" }),
 	} {
 		wantKind(t, "PutProject with "+name, s.PutProject(t.Context(), p), gantry.EInvalid)
 	}

@@ -29,6 +29,44 @@
 //     returns errors, and closing it again does not panic; a context
 //     cancelled before a call is returned as an error that wraps it.
 //
+// # Changes and approvals
+//
+// The ChangeStore tests are part of Run. Changes and approvals are
+// compared strictly, as the server's records are, and pin down:
+//
+//   - Round trips are exact: times to the nanosecond and in UTC (Opened,
+//     UpdatedAt, commits', reviews' and the classification's times),
+//     scores as the float64 they were, lists in the order given; an empty
+//     list, nil or not, comes back nil; a zero commit or review time stays
+//     zero. PutChange and PutApproval never modify what they are given,
+//     and what a read gives back is the caller's to change.
+//   - A change is keyed by Project ("" in local mode) and ID. PutChange of
+//     a stored key replaces the whole change except Opened, which the
+//     first put set; a replaced change keeps its approvals. Change of an
+//     unknown key, of any spelling, is ErrNotFound.
+//   - Changes: Project "" lists every project's; non-zero From and To
+//     bound Opened as [From, To); Limit 0 is no limit, a negative one
+//     EInvalid. They come newest Opened first, then by ID descending, then
+//     by project descending, by bytes. No match is an empty list.
+//   - PutApproval of a change that is not stored (same ID, other project
+//     included) is ErrNotFound; a second approval with the same project,
+//     change, environment, kind and approver is EConflict, whatever else
+//     differs, also when racing; neither stores anything. Approvals come
+//     oldest At first, then in the order they were put. Approvals of an
+//     unknown change are an empty list, not an error, like the server's
+//     lists of unknown keys.
+//   - Input a store cannot keep is EInvalid and stores nothing (an invalid
+//     replacement leaves the stored change as it was): the store
+//     package's CheckChange, CheckApproval and CheckChangeFilter say what
+//     that is — a change ID not [a-z0-9][a-z0-9._-]* of at most 64 bytes,
+//     a project neither "" nor a name, no Opened or UpdatedAt, a
+//     classification of an unknown class or with a score or weight that is
+//     not finite, negative Lines or Files, text that is not UTF-8 or holds
+//     NUL; an approval without change, environment or approver (text
+//     without control characters), of a kind other than approval or
+//     retrospective, without At, with a role neither "" nor one of the
+//     four; a time outside the int64-nanosecond range, filters' included.
+//
 // # The server's stores
 //
 // RunServer checks the rest of a gantry.ServerStore, and RunServerShared
@@ -48,7 +86,10 @@
 //   - Names sort by their bytes, not by a locale: "B" < "_X" < "a",
 //     "a-c" < "a1" < "ab".
 //   - Put replaces the whole record except CreatedAt, which the first put
-//     set; replacing a user or a project keeps its grants and secrets.
+//     set; replacing a user or a project keeps its grants and secrets. A
+//     project's Changes (its change configuration, YAML the stores do not
+//     parse) is text like any other: "" when not set, EInvalid when not
+//     UTF-8 or holding NUL.
 //   - Lookups do not check their keys: a key no record could have is
 //     ErrNotFound. Lists of an unknown user or project are empty, not
 //     errors. DeleteToken and DeleteSecret of what is not stored are
@@ -146,11 +187,13 @@ func Run(t *testing.T, open func(t *testing.T) gantry.Store) {
 	}
 	tests = append(tests, attestationTests...)
 	tests = append(tests, ledgerTests...)
+	tests = append(tests, changeTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, newStore(t)) })
 	}
 	// This one closes the store itself.
 	t.Run("Closed", func(t *testing.T) { testClosed(t, open(t)) })
+	t.Run("Changes/Closed", func(t *testing.T) { testChangesClosed(t, open(t)) })
 }
 
 // closeAtEnd closes a store when the test ends, failing it when Close

@@ -1,0 +1,130 @@
+package change
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gantry.dev/gantry"
+)
+
+// State is a stored change with what classifying and admitting it needs
+// from the store: its approvals, its author's recent record and its
+// project's recent incidents.
+type State struct {
+	Change    *gantry.Change
+	Approvals []*gantry.Approval
+	History   History
+	Incidents int
+}
+
+// StateStore is what LoadState reads: a gantry.ChangeStore's reads and the
+// runs of changes.
+type StateStore interface {
+	Change(ctx context.Context, project, id string) (*gantry.Change, error)
+	Changes(ctx context.Context, f gantry.ChangeFilter) ([]*gantry.Change, error)
+	Approvals(ctx context.Context, project, change string) ([]*gantry.Approval, error)
+	Run(ctx context.Context, id gantry.RunID) (*gantry.Run, error)
+	Stages(ctx context.Context, run gantry.RunID) ([]*gantry.StageResult, error)
+}
+
+// maxIncidentRuns bounds the failed runs LoadState reads the stages of, so
+// that a project with many failures does not slow every gate.
+const maxIncidentRuns = 200
+
+// LoadState reads the change id of project with its approvals, and looks
+// at the project's other changes opened since then:
+//   - History counts those by the same author, and as failed those whose
+//     latest run failed or timed out;
+//   - Incidents counts the failed deployments among their runs: a run
+//     that failed in a stage admitted to an environment (its gate names
+//     the environment).
+func LoadState(ctx context.Context, s StateStore, project, id string, since time.Time) (*State, error) {
+	c, err := s.Change(ctx, project, id)
+	if err != nil {
+		return nil, fmt.Errorf("load change %s: %w", id, err)
+	}
+	approvals, err := s.Approvals(ctx, project, id)
+	if err != nil {
+		return nil, fmt.Errorf("load approvals of change %s: %w", id, err)
+	}
+	recent, err := s.Changes(ctx, gantry.ChangeFilter{Project: project, From: since})
+	if err != nil {
+		return nil, fmt.Errorf("load recent changes: %w", err)
+	}
+	st := &State{Change: c, Approvals: approvals}
+	failedRuns := 0
+	for _, o := range recent {
+		if o.ID == c.ID {
+			continue
+		}
+		for _, id := range o.Runs {
+			if failedRuns >= maxIncidentRuns {
+				break
+			}
+			failed, err := failedDeployment(ctx, s, id)
+			if err != nil {
+				return nil, err
+			}
+			if failed >= 0 {
+				failedRuns++
+				st.Incidents += failed
+			}
+		}
+		if c.Author == "" || !strings.EqualFold(o.Author, c.Author) {
+			continue
+		}
+		st.History.Changes++
+		failed, err := lastRunFailed(ctx, s, o)
+		if err != nil {
+			return nil, fmt.Errorf("load history of %s: %w", c.Author, err)
+		}
+		if failed {
+			st.History.Failed++
+		}
+	}
+	return st, nil
+}
+
+// lastRunFailed reports whether c's latest run failed or timed out. A run
+// the store no longer has does not count against the author.
+func lastRunFailed(ctx context.Context, s StateStore, c *gantry.Change) (bool, error) {
+	if len(c.Runs) == 0 {
+		return false, nil
+	}
+	r, err := s.Run(ctx, c.Runs[len(c.Runs)-1])
+	if errors.Is(err, gantry.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("run of change %s: %w", c.ID, err)
+	}
+	return r.Status == gantry.StatusFailed || r.Status == gantry.StatusTimedOut, nil
+}
+
+// failedDeployment returns 1 when run failed in a stage that deployed, 0
+// when it failed elsewhere, and -1 when it did not fail (or is gone).
+func failedDeployment(ctx context.Context, s StateStore, id gantry.RunID) (int, error) {
+	r, err := s.Run(ctx, id)
+	if errors.Is(err, gantry.ErrNotFound) {
+		return -1, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("run %s: %w", id, err)
+	}
+	if r.Status != gantry.StatusFailed {
+		return -1, nil
+	}
+	stages, err := s.Stages(ctx, id)
+	if err != nil {
+		return 0, fmt.Errorf("stages of run %s: %w", id, err)
+	}
+	for _, st := range stages {
+		if st.Status == gantry.StatusFailed && st.Gate.Environment != "" {
+			return 1, nil
+		}
+	}
+	return 0, nil
+}
