@@ -77,6 +77,9 @@ type StageResult struct {
 type Gate struct {
 	Allowed bool     `json:"allowed"`
 	Reasons []string `json:"reasons,omitempty"` // why it denied, one line each
+	// Notes explain a decision either way, without being reasons to deny:
+	// the change's class and risk factors, an exception that counted.
+	Notes   []string `json:"notes,omitempty"`
 	Decider string   `json:"decider,omitempty"` // what decided: "steps", "steps+policy DIGEST", "environment NAME"
 	// Environment is the environment a stage that deploys was admitted
 	// to: set on such a stage's gate once its steps ran, so that a failed

@@ -3,7 +3,6 @@ package change
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"math"
 	"path"
 	"regexp"
@@ -11,11 +10,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	yaml "go.yaml.in/yaml/v3"
 
 	"gantry.dev/gantry"
+	"gantry.dev/gantry/internal/yamlfile"
 )
 
 // Limits on a change file, which may come from an API call.
@@ -28,7 +27,6 @@ var (
 	categoryRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 	envNameRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 	stageRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
-	lineRE     = regexp.MustCompile(`^line (\d+): (.*)$`)
 )
 
 // The keys of each mapping.
@@ -72,41 +70,35 @@ var (
 // A file with mistakes returns an ErrorList (gantry.EInvalid) with every
 // mistake found, each as "name:line:col: what was expected".
 func ParseConfig(name string, data []byte) (*Config, error) {
-	d := &decoder{file: name, data: data}
+	d := &decoder{Reporter: yamlfile.Reporter{File: name}, data: data}
 	cfg := d.parse(data)
-	if len(d.errs) > 0 {
-		d.errs.sort()
-		return nil, d.errs
+	if err := d.Err(); err != nil {
+		return nil, err
 	}
 	return cfg, nil
 }
 
+// Error is one problem in a change file, at the position where it was
+// found: "file:line:col: msg". It is gantry.EInvalid.
+type Error = yamlfile.Error
+
+// ErrorList is every problem found in a change file, sorted by position.
+// It is gantry.EInvalid.
+type ErrorList = yamlfile.ErrorList
+
 // decoder turns the YAML node tree into a Config, collecting every error
 // on the way instead of stopping at the first.
 type decoder struct {
-	file string
+	yamlfile.Reporter
 	data []byte
-	errs ErrorList
-}
-
-func (d *decoder) errorAt(line, col int, format string, args ...any) {
-	d.errs = append(d.errs, &Error{File: d.file, Line: max(line, 1), Col: col, Msg: fmt.Sprintf(format, args...)})
-}
-
-func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
-	col := n.Column
-	if n.Line < 1 {
-		col = 1
-	}
-	d.errorAt(n.Line, col, format, args...)
 }
 
 func (d *decoder) parse(data []byte) *Config {
 	if len(data) > MaxConfigSize {
-		d.errorAt(1, 1, "the file is %d bytes, more than the %d a change file may have", len(data), MaxConfigSize)
+		d.ErrorAt(1, 1, "the file is %d bytes, more than the %d a change file may have", len(data), MaxConfigSize)
 		return nil
 	}
-	if !d.checkText(data) {
+	if !d.CheckText(data, "a change file") {
 		return nil
 	}
 	root, ok := d.document(data)
@@ -117,7 +109,7 @@ func (d *decoder) parse(data []byte) *Config {
 	if root == nil {
 		return cfg
 	}
-	if !d.checkSize(root) {
+	if !d.CheckSize(root, maxNodes) {
 		return nil
 	}
 	var envs *yaml.Node
@@ -139,79 +131,23 @@ func (d *decoder) parse(data []byte) *Config {
 	return cfg
 }
 
-// checkText reports bytes the YAML parser would reject without saying
-// where: invalid UTF-8 and control characters.
-func (d *decoder) checkText(data []byte) bool {
-	line, col, found := 1, 1, 0
-	for i := 0; i < len(data) && found < 10; {
-		r, size := utf8.DecodeRune(data[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			d.errorAt(line, col, "byte 0x%02x is not valid UTF-8: a change file must be UTF-8 text", data[i])
-			found++
-		case r == '\n':
-			line, col = line+1, 0
-		case r == '\t' || r == '\r' || r == 0x85 || r == 0xFEFF:
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) || r == 0xFFFE || r == 0xFFFF:
-			d.errorAt(line, col, "control character %U is not allowed in YAML: remove it", r)
-			found++
-		}
-		i += size
-		col++
-	}
-	return found == 0
-}
-
 // document parses the only YAML document of data and returns its root, or
 // nil when the file holds nothing.
 func (d *decoder) document(data []byte) (*yaml.Node, bool) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	switch err := decodeNode(dec, &doc); {
-	case err == io.EOF:
-		return nil, true
+	root, second, err := yamlfile.Document(data)
+	switch {
 	case err != nil:
 		d.syntaxError(err)
 		return nil, false
-	}
-	var extra yaml.Node
-	switch err := decodeNode(dec, &extra); {
-	case err == io.EOF:
-	case err != nil:
-		d.syntaxError(err)
+	case second != nil:
+		d.Errorf(second, "a second YAML document starts here: a change file holds one document, so remove this ---")
 		return nil, false
-	default:
-		d.errorf(&extra, "a second YAML document starts here: a change file holds one document, so remove this ---")
-		return nil, false
-	}
-	if len(doc.Content) == 0 {
-		return nil, true
-	}
-	root := doc.Content[0]
-	if root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" {
-		return nil, true
 	}
 	return root, true
 }
 
-// decodeNode reads the next document, turning a panic of the YAML parser
-// on hostile input into an error.
-func decodeNode(dec *yaml.Decoder, n *yaml.Node) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("yaml: the YAML parser failed: %v", r)
-		}
-	}()
-	return dec.Decode(n)
-}
-
 func (d *decoder) syntaxError(err error) {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line := 1
-	if m := lineRE.FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = m[2]
-	}
+	line, msg := yamlfile.SplitError(err)
 	line = d.problemLine(msg, max(line, 1))
 	switch {
 	case strings.Contains(msg, "mapping values are not allowed"):
@@ -221,7 +157,7 @@ func (d *decoder) syntaxError(err error) {
 	case strings.Contains(msg, "tab character") || strings.Contains(msg, "cannot start any token"):
 		msg += ": YAML is indented with spaces, not tabs, and a value starting with @ or ` must be quoted"
 	}
-	d.errorAt(line, 0, "invalid YAML: %s", msg)
+	d.ErrorAt(line, 0, "invalid YAML: %s", msg)
 }
 
 // problemLine returns the first line, from line on, such that the file
@@ -244,12 +180,8 @@ func (d *decoder) problemLine(msg string, line int) int {
 		if budget -= end; budget < 0 {
 			break
 		}
-		if err := parseAll(d.data[:end]); err != nil {
-			m := strings.TrimPrefix(err.Error(), "yaml: ")
-			if s := lineRE.FindStringSubmatch(m); s != nil {
-				m = s[2]
-			}
-			if m == msg {
+		if err := yamlfile.ParseAll(d.data[:end]); err != nil {
+			if _, m := yamlfile.SplitError(err); m == msg {
 				return k
 			}
 		}
@@ -257,94 +189,8 @@ func (d *decoder) problemLine(msg string, line int) int {
 	return line
 }
 
-// parseAll parses every document of data and returns the first error.
-func parseAll(data []byte) error {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	for {
-		var n yaml.Node
-		if err := decodeNode(dec, &n); err != nil {
-			if err == io.EOF {
-				return nil
-			}
-			return err
-		}
-	}
-}
-
-// checkSize refuses alias cycles and documents whose aliases repeat more
-// nodes than any real change file has.
-func (d *decoder) checkSize(root *yaml.Node) bool {
-	size := map[*yaml.Node]int{}
-	open := map[*yaml.Node]bool{}
-	failed := false
-	var walk func(n *yaml.Node) int
-	walk = func(n *yaml.Node) int {
-		if s, ok := size[n]; ok {
-			return s
-		}
-		if failed || n == nil {
-			return maxNodes + 1
-		}
-		open[n] = true
-		s := 1
-		if n.Kind == yaml.AliasNode {
-			if open[n.Alias] {
-				d.errorf(n, "alias *%s is used inside the value it names, which would make it endless", n.Value)
-				failed = true
-				return maxNodes + 1
-			}
-			s += walk(n.Alias)
-		}
-		for _, c := range n.Content {
-			if s += walk(c); s > maxNodes {
-				break
-			}
-		}
-		open[n] = false
-		s = min(s, maxNodes+1)
-		size[n] = s
-		return s
-	}
-	if walk(root) > maxNodes && !failed {
-		d.errorAt(1, 1, "the file has more than %d YAML values once its aliases are expanded: use fewer aliases", maxNodes)
-		return false
-	}
-	return !failed
-}
-
-// resolve follows an alias to the node it names.
-func resolve(n *yaml.Node) *yaml.Node {
-	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 100; i++ {
-		n = n.Alias
-	}
-	return n
-}
-
-// describe names what a node is, for "expected X, got Y".
-func describe(n *yaml.Node) string {
-	n = resolve(n)
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	}
-	v := n.Value
-	if r := []rune(v); len(r) > 40 {
-		v = string(r[:37]) + "..."
-	}
-	switch n.ShortTag() {
-	case "!!null":
-		return "an empty value"
-	case "!!bool":
-		return "the boolean " + v
-	case "!!int", "!!float":
-		return "the number " + v
-	case "!!str":
-		return "the string " + strconv.Quote(v)
-	}
-	return fmt.Sprintf("the value %q", v)
-}
+// orList writes "a, b or c".
+func orList(items []string) string { return yamlfile.OrList(items) }
 
 type entry struct {
 	key, val *yaml.Node
@@ -354,9 +200,9 @@ type entry struct {
 // mapping checks that n is a mapping and returns its entries, with merge
 // keys (<<) expanded and duplicate keys reported.
 func (d *decoder) mapping(n *yaml.Node, key string) []entry {
-	m := resolve(n)
+	m := yamlfile.Resolve(n)
 	if m.Kind != yaml.MappingNode {
-		d.errorf(n, "%s: expected a mapping, got %s", key, describe(n))
+		d.Errorf(n, "%s: expected a mapping, got %s", key, yamlfile.DescribeUntagged(n))
 		return nil
 	}
 	seen := map[string]*yaml.Node{}
@@ -364,7 +210,7 @@ func (d *decoder) mapping(n *yaml.Node, key string) []entry {
 	for _, e := range d.entries(m, false, 0) {
 		if prev, dup := seen[e.key.Value]; dup {
 			if !e.merged {
-				d.errorf(e.key, "%s: duplicate key %q: it is already set at line %d", key, e.key.Value, prev.Line)
+				d.Errorf(e.key, "%s: duplicate key %q: it is already set at line %d", key, e.key.Value, prev.Line)
 			}
 			continue
 		}
@@ -379,15 +225,15 @@ func (d *decoder) mapping(n *yaml.Node, key string) []entry {
 func (d *decoder) entries(m *yaml.Node, merged bool, depth int) []entry {
 	var own, more []entry
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		k, v := resolve(m.Content[i]), m.Content[i+1]
+		k, v := yamlfile.Resolve(m.Content[i]), m.Content[i+1]
 		if k.Kind == yaml.ScalarNode && k.Value == "<<" && k.ShortTag() == "!!merge" {
 			if depth > 10 {
-				d.errorf(k, "<<: merges nested more than 10 deep")
+				d.Errorf(k, "<<: merges nested more than 10 deep")
 				continue
 			}
 			for _, src := range mergeSources(v) {
 				if src.Kind != yaml.MappingNode {
-					d.errorf(v, "<<: expected a mapping or a list of mappings to merge, got %s", describe(src))
+					d.Errorf(v, "<<: expected a mapping or a list of mappings to merge, got %s", yamlfile.DescribeUntagged(src))
 					continue
 				}
 				more = append(more, d.entries(src, true, depth+1)...)
@@ -395,7 +241,7 @@ func (d *decoder) entries(m *yaml.Node, merged bool, depth int) []entry {
 			continue
 		}
 		if k.Kind != yaml.ScalarNode {
-			d.errorf(k, "expected a key name, got %s", describe(k))
+			d.Errorf(k, "expected a key name, got %s", yamlfile.DescribeUntagged(k))
 			continue
 		}
 		own = append(own, entry{key: k, val: v, merged: merged})
@@ -404,13 +250,13 @@ func (d *decoder) entries(m *yaml.Node, merged bool, depth int) []entry {
 }
 
 func mergeSources(v *yaml.Node) []*yaml.Node {
-	r := resolve(v)
+	r := yamlfile.Resolve(v)
 	if r.Kind != yaml.SequenceNode {
 		return []*yaml.Node{r}
 	}
 	out := make([]*yaml.Node, len(r.Content))
 	for i, c := range r.Content {
-		out[i] = resolve(c)
+		out[i] = yamlfile.Resolve(c)
 	}
 	return out
 }
@@ -427,10 +273,10 @@ func (d *decoder) fields(n *yaml.Node, key, where string, known []string) []entr
 		case where == "at the top of the file" && strings.HasPrefix(k, "x-"):
 			// Ignored: a place for anchors, as in pipeline files.
 		default:
-			if s := suggest(k, known); s != "" {
-				d.errorf(e.key, "unknown key %q %s: did you mean %q?", k, where, s)
+			if s := yamlfile.Suggest(k, known); s != "" {
+				d.Errorf(e.key, "unknown key %q %s: did you mean %q?", k, where, s)
 			} else {
-				d.errorf(e.key, "unknown key %q %s; expected %s", k, where, orList(known))
+				d.Errorf(e.key, "unknown key %q %s; expected %s", k, where, orList(known))
 			}
 		}
 	}
@@ -439,9 +285,9 @@ func (d *decoder) fields(n *yaml.Node, key, where string, known []string) []entr
 
 // list checks that n is a list and returns its items.
 func (d *decoder) list(n *yaml.Node, key string) []*yaml.Node {
-	r := resolve(n)
+	r := yamlfile.Resolve(n)
 	if r.Kind != yaml.SequenceNode {
-		d.errorf(n, "%s: expected a list, got %s", key, describe(n))
+		d.Errorf(n, "%s: expected a list, got %s", key, yamlfile.DescribeUntagged(n))
 		return nil
 	}
 	return r.Content
@@ -449,20 +295,20 @@ func (d *decoder) list(n *yaml.Node, key string) []*yaml.Node {
 
 // str reads a string. Numbers, booleans and dates are taken as written.
 func (d *decoder) str(n *yaml.Node, key string) (string, bool) {
-	r := resolve(n)
+	r := yamlfile.Resolve(n)
 	if r.Kind == yaml.ScalarNode {
 		switch r.ShortTag() {
 		case "!!str", "!!int", "!!float", "!!bool", "!!timestamp":
 			return r.Value, true
 		}
 	}
-	d.errorf(n, "%s: expected a string, got %s", key, describe(n))
+	d.Errorf(n, "%s: expected a string, got %s", key, yamlfile.DescribeUntagged(n))
 	return "", false
 }
 
 // strs reads a string or a list of strings, with the node of each.
 func (d *decoder) strs(n *yaml.Node, key string) ([]string, []*yaml.Node) {
-	r := resolve(n)
+	r := yamlfile.Resolve(n)
 	if r.Kind == yaml.ScalarNode && r.ShortTag() != "!!null" {
 		if s, ok := d.str(n, key); ok {
 			return []string{s}, []*yaml.Node{n}
@@ -470,7 +316,7 @@ func (d *decoder) strs(n *yaml.Node, key string) ([]string, []*yaml.Node) {
 		return nil, nil
 	}
 	if r.Kind != yaml.SequenceNode {
-		d.errorf(n, "%s: expected a list of strings, got %s", key, describe(n))
+		d.Errorf(n, "%s: expected a list of strings, got %s", key, yamlfile.DescribeUntagged(n))
 		return nil, nil
 	}
 	out, nodes := []string{}, []*yaml.Node{}
@@ -485,14 +331,14 @@ func (d *decoder) strs(n *yaml.Node, key string) ([]string, []*yaml.Node) {
 
 // number reads a number of at least lowest.
 func (d *decoder) number(n *yaml.Node, key string, lowest float64) (float64, bool) {
-	r := resolve(n)
+	r := yamlfile.Resolve(n)
 	var f float64
 	if r.Kind != yaml.ScalarNode || (r.ShortTag() != "!!int" && r.ShortTag() != "!!float") || r.Decode(&f) != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		d.errorf(n, "%s: expected a number, got %s", key, describe(n))
+		d.Errorf(n, "%s: expected a number, got %s", key, yamlfile.DescribeUntagged(n))
 		return 0, false
 	}
 	if f < lowest || f > 1e9 {
-		d.errorf(n, "%s: expected a number from %s to 1000000000, got %s", key, fmtNum(lowest), r.Value)
+		d.Errorf(n, "%s: expected a number from %s to 1000000000, got %s", key, fmtNum(lowest), r.Value)
 		return 0, false
 	}
 	return f, true
@@ -500,14 +346,14 @@ func (d *decoder) number(n *yaml.Node, key string, lowest float64) (float64, boo
 
 // integer reads a whole number from lowest to 1000000.
 func (d *decoder) integer(n *yaml.Node, key string, lowest int) (int, bool) {
-	r := resolve(n)
+	r := yamlfile.Resolve(n)
 	var i int64
 	if r.Kind != yaml.ScalarNode || r.ShortTag() != "!!int" || r.Decode(&i) != nil {
-		d.errorf(n, "%s: expected a whole number, got %s", key, describe(n))
+		d.Errorf(n, "%s: expected a whole number, got %s", key, yamlfile.DescribeUntagged(n))
 		return 0, false
 	}
 	if i < int64(lowest) || i > 1e6 {
-		d.errorf(n, "%s: expected a whole number from %d to 1000000, got %s", key, lowest, r.Value)
+		d.Errorf(n, "%s: expected a whole number from %d to 1000000, got %s", key, lowest, r.Value)
 		return 0, false
 	}
 	return int(i), true
@@ -519,7 +365,7 @@ func (d *decoder) role(n *yaml.Node, key string) (gantry.Role, bool) {
 		return "", false
 	}
 	if roleRank(gantry.Role(s)) < 0 {
-		d.errorf(n, "%s: unknown role %q; expected %s", key, s, orList(roles))
+		d.Errorf(n, "%s: unknown role %q; expected %s", key, s, orList(roles))
 		return "", false
 	}
 	return gantry.Role(s), true
@@ -532,12 +378,12 @@ func (d *decoder) location(n *yaml.Node, key string) (*time.Location, bool) {
 	}
 	// Local would be the zone of whichever machine reads the file.
 	if s == "" || s == "Local" {
-		d.errorf(n, "%s: expected an IANA time zone such as UTC or Europe/Amsterdam, got %q", key, s)
+		d.Errorf(n, "%s: expected an IANA time zone such as UTC or Europe/Amsterdam, got %q", key, s)
 		return nil, false
 	}
 	loc, err := time.LoadLocation(s)
 	if err != nil {
-		d.errorf(n, "%s: unknown time zone %q: expected an IANA name such as UTC or Europe/Amsterdam", key, s)
+		d.Errorf(n, "%s: unknown time zone %q: expected an IANA name such as UTC or Europe/Amsterdam", key, s)
 		return nil, false
 	}
 	return loc, true
@@ -555,10 +401,10 @@ func (d *decoder) classification(n *yaml.Node, cfg *Config) {
 			for _, w := range d.mapping(e.val, key) {
 				name := w.key.Value
 				if !slices.Contains(Factors, name) {
-					if s := suggest(name, Factors); s != "" {
-						d.errorf(w.key, "%s: unknown risk factor %q: did you mean %q?", key, name, s)
+					if s := yamlfile.Suggest(name, Factors); s != "" {
+						d.Errorf(w.key, "%s: unknown risk factor %q: did you mean %q?", key, name, s)
 					} else {
-						d.errorf(w.key, "%s: unknown risk factor %q; expected %s", key, name, orList(Factors))
+						d.Errorf(w.key, "%s: unknown risk factor %q; expected %s", key, name, orList(Factors))
 					}
 					continue
 				}
@@ -593,14 +439,14 @@ func (d *decoder) sensitive(n *yaml.Node, key string, cfg *Config) {
 	for _, e := range d.mapping(n, key) {
 		cat := e.key.Value
 		if !categoryRE.MatchString(cat) || len(cat) > 63 {
-			d.errorf(e.key, "%s: category %q: expected a name of lowercase letters, digits, _ and -", key, cat)
+			d.Errorf(e.key, "%s: category %q: expected a name of lowercase letters, digits, _ and -", key, cat)
 			continue
 		}
 		globs, nodes := d.strs(e.val, key+"."+cat)
 		valid := true
 		for i, g := range globs {
 			if msg := checkGlob(g); msg != "" {
-				d.errorf(nodes[i], "%s.%s: %s", key, cat, msg)
+				d.Errorf(nodes[i], "%s.%s: %s", key, cat, msg)
 				valid = false
 			}
 		}
@@ -655,7 +501,7 @@ func (d *decoder) workingHours(n *yaml.Node, key string, cfg *Config) {
 				}
 				day, ok := parseDay(s)
 				if !ok {
-					d.errorf(item, "%s[%d]: unknown day %q; expected mon, tue, wed, thu, fri, sat or sun", k, i, s)
+					d.Errorf(item, "%s[%d]: unknown day %q; expected mon, tue, wed, thu, fri, sat or sun", k, i, s)
 					continue
 				}
 				if !slices.Contains(days, day) {
@@ -672,7 +518,7 @@ func (d *decoder) workingHours(n *yaml.Node, key string, cfg *Config) {
 			}
 			t, ok := parseClock(s, e.key.Value == "to")
 			if !ok {
-				d.errorf(e.val, `%s: expected a time of day such as "08:00", got %q`, k, s)
+				d.Errorf(e.val, `%s: expected a time of day such as "08:00", got %q`, k, s)
 				continue
 			}
 			if e.key.Value == "from" {
@@ -693,7 +539,7 @@ func (d *decoder) workingHours(n *yaml.Node, key string, cfg *Config) {
 		} else if from != nil {
 			at = from
 		}
-		d.errorf(at, "%s: to (%s) must be later than from (%s) on the same day", key, clock(wh.To), clock(wh.From))
+		d.Errorf(at, "%s: to (%s) must be later than from (%s) on the same day", key, clock(wh.To), clock(wh.From))
 	}
 }
 
@@ -738,7 +584,7 @@ func (d *decoder) approvals(n *yaml.Node, cfg *Config) {
 			if s, ok := d.str(e.val, key); ok {
 				s = strings.TrimSpace(s)
 				if s == "" {
-					d.errorf(e.val, "%s: expected the reason for the exception, got an empty string; remove the key for no exception", key)
+					d.Errorf(e.val, "%s: expected the reason for the exception, got an empty string; remove the key for no exception", key)
 					continue
 				}
 				cfg.Approvals.SingleMaintainer = s
@@ -764,11 +610,11 @@ func (d *decoder) environments(n *yaml.Node, a ApprovalRules) []EnvironmentConfi
 					continue
 				}
 				if !envNameRE.MatchString(s) || len(s) > 63 {
-					d.errorf(e.val, "%s: expected a name of lowercase letters, digits, _ and - (at most 63), got %q", k, s)
+					d.Errorf(e.val, "%s: expected a name of lowercase letters, digits, _ and - (at most 63), got %q", k, s)
 					continue
 				}
 				if line, dup := seen[s]; dup {
-					d.errorf(e.val, "%s: environment %q is already defined at line %d", k, s, line)
+					d.Errorf(e.val, "%s: environment %q is already defined at line %d", k, s, line)
 					continue
 				}
 				seen[s] = e.val.Line
@@ -777,9 +623,9 @@ func (d *decoder) environments(n *yaml.Node, a ApprovalRules) []EnvironmentConfi
 				list, nodes := d.strs(e.val, k)
 				for j, s := range list {
 					if r, ok := strings.CutPrefix(s, "role:"); ok && roleRank(gantry.Role(r)) < 0 {
-						d.errorf(nodes[j], "%s: unknown role %q in %q; expected role:%s", k, r, s, strings.Join(roles, ", role:"))
+						d.Errorf(nodes[j], "%s: unknown role %q in %q; expected role:%s", k, r, s, strings.Join(roles, ", role:"))
 					} else if strings.TrimSpace(s) == "" {
-						d.errorf(nodes[j], "%s: expected a user name or role:NAME, got an empty string", k)
+						d.Errorf(nodes[j], "%s: expected a user name or role:NAME, got an empty string", k)
 					}
 				}
 				env.Deployers = list
@@ -795,7 +641,7 @@ func (d *decoder) environments(n *yaml.Node, a ApprovalRules) []EnvironmentConfi
 				list, nodes := d.strs(e.val, k)
 				for j, s := range list {
 					if !stageRE.MatchString(s) {
-						d.errorf(nodes[j], "%s: expected a stage name, got %q", k, s)
+						d.Errorf(nodes[j], "%s: expected a stage name, got %q", k, s)
 					}
 				}
 				env.RequiredGates = list
@@ -805,8 +651,8 @@ func (d *decoder) environments(n *yaml.Node, a ApprovalRules) []EnvironmentConfi
 				}
 			}
 		}
-		if !named && resolve(item).Kind == yaml.MappingNode {
-			d.errorf(item, "%s: expected a name", key)
+		if !named && yamlfile.Resolve(item).Kind == yaml.MappingNode {
+			d.Errorf(item, "%s: expected a name", key)
 		}
 		out = append(out, env)
 	}
@@ -816,8 +662,8 @@ func (d *decoder) environments(n *yaml.Node, a ApprovalRules) []EnvironmentConfi
 func (d *decoder) freeze(n *yaml.Node, key string, env *EnvironmentConfig) {
 	entries := d.fields(n, key, "in a freeze window", freezeKeys)
 	if entries == nil {
-		if resolve(n).Kind == yaml.MappingNode {
-			d.errorf(n, "%s: expected start and end, or weekly", key)
+		if yamlfile.Resolve(n).Kind == yaml.MappingNode {
+			d.Errorf(n, "%s: expected start and end, or weekly", key)
 		}
 		return
 	}
@@ -844,7 +690,7 @@ func (d *decoder) freeze(n *yaml.Node, key string, env *EnvironmentConfig) {
 		if at == nil {
 			at = end
 		}
-		d.errorf(at, "%s: a freeze window has either weekly or start and end, not both", key)
+		d.Errorf(at, "%s: a freeze window has either weekly or start and end, not both", key)
 	case weekly != nil:
 		s, ok := d.str(weekly, key+".weekly")
 		if !ok {
@@ -852,13 +698,13 @@ func (d *decoder) freeze(n *yaml.Node, key string, env *EnvironmentConfig) {
 		}
 		w, msg := parseWeekly(s)
 		if msg != "" {
-			d.errorf(weekly, "%s.weekly: %s", key, msg)
+			d.Errorf(weekly, "%s.weekly: %s", key, msg)
 			return
 		}
 		w.Location, w.Reason = loc, reason
 		env.Weekly = append(env.Weekly, w)
 	case start == nil || end == nil:
-		d.errorf(n, "%s: expected both start and end (times such as 2026-12-20T00:00:00Z), or weekly", key)
+		d.Errorf(n, "%s: expected both start and end (times such as 2026-12-20T00:00:00Z), or weekly", key)
 	default:
 		s, ok1 := d.instant(start, key+".start", loc)
 		e, ok2 := d.instant(end, key+".end", loc)
@@ -866,7 +712,7 @@ func (d *decoder) freeze(n *yaml.Node, key string, env *EnvironmentConfig) {
 			return
 		}
 		if !e.After(s) {
-			d.errorf(end, "%s.end: %s is not after start %s", key, e.Format(time.RFC3339), s.Format(time.RFC3339))
+			d.Errorf(end, "%s.end: %s is not after start %s", key, e.Format(time.RFC3339), s.Format(time.RFC3339))
 			return
 		}
 		env.FreezeWindows = append(env.FreezeWindows, gantry.FreezeWindow{Start: s, End: e, Reason: reason})
@@ -887,7 +733,7 @@ func (d *decoder) instant(n *yaml.Node, key string, loc *time.Location) (time.Ti
 			return t, true
 		}
 	}
-	d.errorf(n, "%s: expected a time such as 2026-12-20T00:00:00Z or 2026-12-20, got %q", key, s)
+	d.Errorf(n, "%s: expected a time such as 2026-12-20T00:00:00Z or 2026-12-20, got %q", key, s)
 	return time.Time{}, false
 }
 

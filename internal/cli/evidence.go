@@ -510,12 +510,8 @@ func verifyArtifact(ctx context.Context, e *env, g *globals, f *verifyFlags, tar
 	}
 	var ledgerKey note.Verifier
 	if f.ledgerKey != "" {
-		b, err := os.ReadFile(f.ledgerKey)
-		if err != nil {
-			return gantry.Errorf(gantry.ENotFound, "verify: ledger key: %v", err)
-		}
-		if ledgerKey, err = note.NewVerifier(strings.TrimSpace(string(b))); err != nil {
-			return gantry.Errorf(gantry.EInvalid, "verify: ledger key %s: %v", f.ledgerKey, err)
+		if ledgerKey, err = readLedgerKey(f.ledgerKey); err != nil {
+			return err
 		}
 	}
 	var src evidence.Source
@@ -623,4 +619,18 @@ func short(hint string) string {
 		return hint[:16]
 	}
 	return hint
+}
+
+// readLedgerKey reads the ledger checkpoint key a verifier trusts: a note
+// verifier key, as gantry keys public --ledger prints it.
+func readLedgerKey(path string) (note.Verifier, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, gantry.Errorf(gantry.ENotFound, "verify: ledger key: %v", err)
+	}
+	v, err := note.NewVerifier(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, gantry.Errorf(gantry.EInvalid, "verify: ledger key %s: %v", path, err)
+	}
+	return v, nil
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -143,12 +142,8 @@ func verifyReport(ctx context.Context, e *env, g *globals, f *verifyFlags) error
 	var key note.Verifier
 	from := "--ledger-key"
 	if f.ledgerKey != "" {
-		b, err := os.ReadFile(f.ledgerKey)
-		if err != nil {
-			return gantry.Errorf(gantry.ENotFound, "verify: ledger key: %v", err)
-		}
-		if key, err = note.NewVerifier(strings.TrimSpace(string(b))); err != nil {
-			return gantry.Errorf(gantry.EInvalid, "verify: ledger key %s: %v", f.ledgerKey, err)
+		if key, err = readLedgerKey(f.ledgerKey); err != nil {
+			return err
 		}
 	} else {
 		st, pub, _, err := openLedgerState(ctx, e, g)

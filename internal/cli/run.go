@@ -446,6 +446,9 @@ func stageReasons(stages []*gantry.StageResult, reason string) string {
 		for _, r := range st.Gate.Reasons {
 			b.WriteString("\n  - " + r)
 		}
+		for _, n := range st.Gate.Notes {
+			b.WriteString("\n    " + n)
+		}
 		return b.String()
 	}
 	return reason

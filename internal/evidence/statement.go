@@ -208,6 +208,16 @@ func gateStatement(in *GateInput) (*statement, error) {
 		"decider":  stage.Gate.Decider,
 		"reasons":  reasons,
 	}
+	if len(stage.Gate.Notes) > 0 {
+		notes := make([]any, len(stage.Gate.Notes))
+		for i, n := range stage.Gate.Notes {
+			notes[i] = n
+		}
+		p["notes"] = notes
+	}
+	if stage.Gate.Environment != "" {
+		p["environment"] = stage.Gate.Environment
+	}
 	if !stage.FinishedAt.IsZero() {
 		p["decidedOn"] = stage.FinishedAt.UTC().Format(time.RFC3339Nano)
 	}

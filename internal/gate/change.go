@@ -90,7 +90,8 @@ func classify(ctx context.Context, opts Options, run *gantry.Run, st *change.Sta
 
 // Admit returns the engine's admission of stages that deploy: the
 // environment's protection rules over the run's change, classified on the
-// evidence so far. Every reason is given, for and against.
+// evidence so far. Every reason against is given, and notes say why the
+// change is what it is and what counted for it.
 func Admit(opts Options) engine.AdmitFunc {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -116,10 +117,8 @@ func Admit(opts Options) engine.AdmitFunc {
 			gates[p] = true
 		}
 		adm := change.Admit(opts.Config, stage.Environment, st.Change, st.Approvals, gates, opts.Actor, in.Now)
-		g := gantry.Gate{Allowed: adm.Allowed}
-		g.Reasons = append(g.Reasons, adm.Reasons...)
-		g.Reasons = append(g.Reasons, describe(st.Change.ID, cls)...)
-		g.Reasons = append(g.Reasons, adm.Notes...)
+		g := gantry.Gate{Allowed: adm.Allowed, Reasons: adm.Reasons}
+		g.Notes = append(describe(st.Change.ID, cls), adm.Notes...)
 		return g
 	}
 }

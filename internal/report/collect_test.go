@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"golang.org/x/mod/sumdb/note"
 
 	"gantry.dev/gantry"
@@ -132,7 +134,15 @@ func TestCollect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Verify(ctx, writeOSCAL(t, r), verifier)
+	out := writeOSCAL(t, r)
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := oscalSchema(t).Validate(inst); err != nil {
+		t.Fatalf("a collected report's OSCAL does not validate: %v", err)
+	}
+	res, err := Verify(ctx, out, verifier)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"gantry.dev/gantry"
@@ -15,22 +16,25 @@ import (
 //go:embed report.html.tmpl
 var htmlSource string
 
-var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"time": func(t time.Time) string {
-		if t.IsZero() {
-			return "—"
-		}
-		return t.UTC().Format("2006-01-02 15:04 UTC")
-	},
-	"day":   day,
-	"score": score,
-	"short": func(d gantry.Digest) string {
-		if h := d.Hex(); h != "" {
-			return "sha256:" + h[:12] + "…"
-		}
-		return string(d)
-	},
-}).Parse(htmlSource))
+// htmlTemplate is parsed when first used, not when every command starts.
+var htmlTemplate = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("report").Funcs(template.FuncMap{
+		"time": func(t time.Time) string {
+			if t.IsZero() {
+				return "—"
+			}
+			return t.UTC().Format("2006-01-02 15:04 UTC")
+		},
+		"day":   day,
+		"score": score,
+		"short": func(d gantry.Digest) string {
+			if h := d.Hex(); h != "" {
+				return "sha256:" + h[:12] + "…"
+			}
+			return string(d)
+		},
+	}).Parse(htmlSource))
+})
 
 // WriteHTML writes r as a self-contained HTML page for people: a
 // summary, three charts drawn in inline SVG (the share of standard,
@@ -42,7 +46,7 @@ func WriteHTML(w io.Writer, r *Report) error {
 	if err := check(r); err != nil {
 		return err
 	}
-	if err := htmlTemplate.Execute(w, newPage(r)); err != nil {
+	if err := htmlTemplate().Execute(w, newPage(r)); err != nil {
 		return fmt.Errorf("write html report: %w", err)
 	}
 	return nil

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"gantry.dev/gantry/internal/yamlfile"
 )
 
 // edge is a need of one step on another, with where it is written.
@@ -26,7 +28,7 @@ func (d *decoder) check(p *Pipeline) {
 			continue
 		}
 		if prev, dup := byName[s.step.Name]; dup {
-			d.errorf(s.name, "duplicate step name %q: it is already used at line %d; step names must be unique across the pipeline", s.step.Name, prev.name.Line)
+			d.Errorf(s.name, "duplicate step name %q: it is already used at line %d; step names must be unique across the pipeline", s.step.Name, prev.name.Line)
 			continue
 		}
 		byName[s.step.Name] = s
@@ -44,17 +46,17 @@ func (d *decoder) check(p *Pipeline) {
 			target := byName[need]
 			switch {
 			case seen[need]:
-				d.errorf(node, "needs: %q is listed twice", need)
+				d.Errorf(node, "needs: %q is listed twice", need)
 			case target == s:
-				d.errorf(node, "needs: %s needs itself", label)
+				d.Errorf(node, "needs: %s needs itself", label)
 			case target == nil:
 				if m := suggest(need, names); m != "" {
-					d.errorf(node, "needs: there is no step %q: did you mean %q?", need, m)
+					d.Errorf(node, "needs: there is no step %q: did you mean %q?", need, m)
 				} else {
-					d.errorf(node, "needs: there is no step %q in the pipeline", need)
+					d.Errorf(node, "needs: there is no step %q in the pipeline", need)
 				}
 			case target.stage > s.stage:
-				d.errorf(node, "needs: %q is in stage %q, which runs after stage %q: a step can only need steps of its own stage or an earlier one",
+				d.Errorf(node, "needs: %q is in stage %q, which runs after stage %q: a step can only need steps of its own stage or an earlier one",
 					need, p.Stages[target.stage].Name, p.Stages[s.stage].Name)
 			case target.stage == s.stage:
 				edges[s] = append(edges[s], edge{target, node})
@@ -65,7 +67,7 @@ func (d *decoder) check(p *Pipeline) {
 		if s.step.Image == "" && p.Defaults.Image == "" {
 			switch {
 			case s.step.Executor == ExecutorDocker:
-				d.errorf(s.executor, "%s runs in docker but has no image: set image on the step or under defaults", label)
+				d.Errorf(s.executor, "%s runs in docker but has no image: set image on the step or under defaults", label)
 			case s.step.Executor == "" && p.Defaults.Executor == ExecutorDocker:
 				if !slices.Contains(imageless, s.step.Name) {
 					imageless = append(imageless, s.step.Name)
@@ -76,20 +78,20 @@ func (d *decoder) check(p *Pipeline) {
 		for i, secret := range s.step.Secrets {
 			switch {
 			case s.env[secret]:
-				d.errorf(s.secrets[i], "secrets: %s is also a variable under env; the secret is given to the step as the variable %s, so rename one", secret, secret)
+				d.Errorf(s.secrets[i], "secrets: %s is also a variable under env; the secret is given to the step as the variable %s, so rename one", secret, secret)
 			case hasKey(p.Defaults.Env, secret):
-				d.errorf(s.secrets[i], "secrets: %s is also a variable under defaults.env; the secret is given to the step as the variable %s, so rename one", secret, secret)
+				d.Errorf(s.secrets[i], "secrets: %s is also a variable under defaults.env; the secret is given to the step as the variable %s, so rename one", secret, secret)
 			}
 		}
 
 		if total <= MaxPlanSteps {
 			if total += s.variants; total > MaxPlanSteps {
-				d.errorf(resolve(s.node), "the pipeline has more than %d steps once matrices are expanded (this step passes the limit): split it", MaxPlanSteps)
+				d.Errorf(yamlfile.Resolve(s.node), "the pipeline has more than %d steps once matrices are expanded (this step passes the limit): split it", MaxPlanSteps)
 			}
 		}
 	}
 	if len(imageless) > 0 {
-		d.errorf(d.defExec, "defaults.executor: steps run in docker by default, but there is no image under defaults and %s %s none: add image under defaults",
+		d.Errorf(d.defExec, "defaults.executor: steps run in docker by default, but there is no image under defaults and %s %s none: add image under defaults",
 			quoteList(imageless), map[bool]string{true: "sets", false: "set"}[len(imageless) == 1])
 	}
 	d.cycles(edges)
@@ -145,7 +147,7 @@ func (d *decoder) cycles(edges map[*stepInfo][]edge) {
 		for i, s := range path {
 			names[i] = s.step.Name
 		}
-		d.errorf(first, "needs form a cycle: %s; remove one of these needs", strings.Join(names, " -> "))
+		d.Errorf(first, "needs form a cycle: %s; remove one of these needs", strings.Join(names, " -> "))
 	}
 }
 
@@ -181,7 +183,7 @@ func shortestLoop(start *stepInfo, edges map[*stepInfo][]edge, in map[*stepInfo]
 			}
 		}
 	}
-	return []*stepInfo{start, start}, resolve(start.node) // not reached for a real component
+	return []*stepInfo{start, start}, yamlfile.Resolve(start.node) // not reached for a real component
 }
 
 // components returns the strongly connected components of the needs graph

@@ -5,11 +5,12 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"gantry.dev/gantry/internal/yamlfile"
 )
 
 // The keys of each mapping, taken from the yaml tags so that the decoder,
@@ -49,7 +50,6 @@ var (
 	envNameRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	matrixKeyRE   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
 	matrixValueRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
-	yamlLineRE    = regexp.MustCompile(`^line (\d+): (.*)$`)
 )
 
 const (
@@ -60,11 +60,10 @@ const (
 // decoder turns the YAML node tree into a Pipeline, collecting every error
 // on the way instead of stopping at the first.
 type decoder struct {
-	file    string
+	yamlfile.Reporter
 	data    []byte
 	lines   []string
 	actions []string // sorted; nil accepts any well-formed name
-	errs    ErrorList
 	steps   []*stepInfo
 	defExec *yaml.Node // defaults.executor, for the docker image check
 }
@@ -84,7 +83,7 @@ type stepInfo struct {
 }
 
 func newDecoder(file string, data []byte, opts Options) *decoder {
-	d := &decoder{file: file, data: data}
+	d := &decoder{Reporter: yamlfile.Reporter{File: file}, data: data}
 	if opts.Actions != nil {
 		d.actions = slices.Compact(slices.Sorted(slices.Values(opts.Actions)))
 		if d.actions == nil {
@@ -94,70 +93,22 @@ func newDecoder(file string, data []byte, opts Options) *decoder {
 	return d
 }
 
-func (d *decoder) errorAt(line, col int, format string, args ...any) {
-	d.errs = append(d.errs, &Error{File: d.file, Line: max(line, 1), Col: col, Msg: fmt.Sprintf(format, args...)})
-}
-
-func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
-	col := n.Column
-	if n.Line < 1 {
-		col = 1
-	}
-	d.errorAt(n.Line, col, format, args...)
-}
-
 func (d *decoder) parse() *Pipeline {
 	if len(d.data) > MaxFileSize {
-		d.errorAt(1, 1, "the file is larger than 1 MiB (%d bytes), the limit for a pipeline file", MaxFileSize)
+		d.ErrorAt(1, 1, "the file is larger than 1 MiB (%d bytes), the limit for a pipeline file", MaxFileSize)
 		return nil
 	}
-	if !d.checkText() {
+	if !d.CheckText(d.data, "a pipeline file") {
 		return nil
 	}
 	d.lines = strings.Split(string(d.data), "\n")
 	root := d.document()
-	if root == nil || !d.checkSize(root) {
+	if root == nil || !d.CheckSize(root, MaxNodes) {
 		return nil
 	}
 	p := d.pipeline(root)
 	d.check(p)
 	return p
-}
-
-// resolve follows an alias to the node it names.
-func resolve(n *yaml.Node) *yaml.Node {
-	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 100; i++ {
-		n = n.Alias
-	}
-	return n
-}
-
-// describe names what a node is, for "expected X, got Y".
-func describe(n *yaml.Node) string {
-	n = resolve(n)
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.DocumentNode:
-		return "a document"
-	}
-	v := n.Value
-	if r := []rune(v); len(r) > 40 {
-		v = string(r[:37]) + "..."
-	}
-	switch n.ShortTag() {
-	case "!!null":
-		return "an empty value"
-	case "!!bool":
-		return "the boolean " + v
-	case "!!int", "!!float":
-		return "the number " + v
-	case "!!str":
-		return "the string " + strconv.Quote(v)
-	}
-	return fmt.Sprintf("the value %q tagged %s", v, n.Tag)
 }
 
 // entry is one key and value of a mapping.
@@ -170,9 +121,9 @@ type entry struct {
 // keys (<<) expanded and duplicate keys reported. expected describes the
 // mapping for the type error.
 func (d *decoder) mapping(n *yaml.Node, key, expected string) ([]entry, bool) {
-	m := resolve(n)
+	m := yamlfile.Resolve(n)
 	if m.Kind != yaml.MappingNode {
-		d.errorf(n, "%s: expected %s, got %s", key, expected, describe(n))
+		d.Errorf(n, "%s: expected %s, got %s", key, expected, yamlfile.Describe(n))
 		return nil, false
 	}
 	all := d.entries(m, false)
@@ -181,7 +132,7 @@ func (d *decoder) mapping(n *yaml.Node, key, expected string) ([]entry, bool) {
 	for _, e := range all {
 		if prev, dup := seen[e.key.Value]; dup {
 			if !e.merged {
-				d.errorf(e.key, "duplicate key %q: it is already set at line %d", e.key.Value, prev.Line)
+				d.Errorf(e.key, "duplicate key %q: it is already set at line %d", e.key.Value, prev.Line)
 			}
 			continue
 		}
@@ -197,13 +148,13 @@ func (d *decoder) entries(m *yaml.Node, merged bool) []entry {
 	var own, more []entry
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := m.Content[i], m.Content[i+1]
-		kr := resolve(k)
+		kr := yamlfile.Resolve(k)
 		if kr.Kind == yaml.ScalarNode && kr.Value == "<<" && (kr.Tag == "!!merge" || kr.Tag == "tag:yaml.org,2002:merge") {
 			more = append(more, d.merge(v)...)
 			continue
 		}
 		if kr.Kind != yaml.ScalarNode {
-			d.errorf(k, "expected a key name, got %s", describe(k))
+			d.Errorf(k, "expected a key name, got %s", yamlfile.Describe(k))
 			continue
 		}
 		own = append(own, entry{key: kr, val: v, merged: merged})
@@ -212,22 +163,22 @@ func (d *decoder) entries(m *yaml.Node, merged bool) []entry {
 }
 
 func (d *decoder) merge(v *yaml.Node) []entry {
-	r := resolve(v)
+	r := yamlfile.Resolve(v)
 	switch r.Kind {
 	case yaml.MappingNode:
 		return d.entries(r, true)
 	case yaml.SequenceNode:
 		var out []entry
 		for _, item := range r.Content {
-			if ir := resolve(item); ir.Kind == yaml.MappingNode {
+			if ir := yamlfile.Resolve(item); ir.Kind == yaml.MappingNode {
 				out = append(out, d.entries(ir, true)...)
 			} else {
-				d.errorf(item, "<<: expected a mapping to merge, got %s", describe(item))
+				d.Errorf(item, "<<: expected a mapping to merge, got %s", yamlfile.Describe(item))
 			}
 		}
 		return out
 	}
-	d.errorf(v, "<<: expected a mapping or a list of mappings to merge, got %s", describe(v))
+	d.Errorf(v, "<<: expected a mapping or a list of mappings to merge, got %s", yamlfile.Describe(v))
 	return nil
 }
 
@@ -253,16 +204,16 @@ func (d *decoder) fields(n *yaml.Node, key, expected, where string, known []stri
 func (d *decoder) unknownKey(k *yaml.Node, where string, known []string) {
 	name := k.Value
 	if s := suggest(name, known); s != "" {
-		d.errorf(k, "unknown key %q %s: did you mean %q?", name, where, s)
+		d.Errorf(k, "unknown key %q %s: did you mean %q?", name, where, s)
 		return
 	}
 	if places := placesOf(name, known); len(places) > 0 {
-		d.errorf(k, "unknown key %q %s: %s belongs %s", name, where, name, orList(places))
+		d.Errorf(k, "unknown key %q %s: %s belongs %s", name, where, name, yamlfile.OrList(places))
 		return
 	}
 	if syn := synonyms[strings.ToLower(name)]; syn != "" {
 		if places := placesOf(syn, known); len(places) > 0 {
-			d.errorf(k, "unknown key %q %s: did you mean %q? %s belongs %s", name, where, syn, syn, orList(places))
+			d.Errorf(k, "unknown key %q %s: did you mean %q? %s belongs %s", name, where, syn, syn, yamlfile.OrList(places))
 			return
 		}
 	}
@@ -270,7 +221,7 @@ func (d *decoder) unknownKey(k *yaml.Node, where string, known []string) {
 	if slices.Equal(known, pipelineKeys) {
 		hint = fmt.Sprintf(" (keys starting with %s are ignored, for anchors)", extensionPrefix)
 	}
-	d.errorf(k, "unknown key %q %s; expected %s%s", name, where, orList(known), hint)
+	d.Errorf(k, "unknown key %q %s; expected %s%s", name, where, yamlfile.OrList(known), hint)
 }
 
 // placesOf lists where key belongs, other than the mapping whose keys are
@@ -287,38 +238,38 @@ func placesOf(key string, known []string) []string {
 
 // str reads a string. Numbers are taken as written: name: 1 is "1".
 func (d *decoder) str(n *yaml.Node, key string) (string, bool) {
-	r := resolve(n)
+	r := yamlfile.Resolve(n)
 	if r.Kind == yaml.ScalarNode {
 		switch r.ShortTag() {
 		case "!!str", "!!int", "!!float":
 			return r.Value, true
 		}
 	}
-	d.errorf(n, "%s: expected a string, got %s", key, describe(n))
+	d.Errorf(n, "%s: expected a string, got %s", key, yamlfile.Describe(n))
 	return "", false
 }
 
 // scalar reads a value that becomes a string: a string, number, boolean or
 // date, as written.
 func (d *decoder) scalar(n *yaml.Node, key string) (string, bool) {
-	r := resolve(n)
+	r := yamlfile.Resolve(n)
 	if r.Kind == yaml.ScalarNode {
 		switch r.ShortTag() {
 		case "!!str", "!!int", "!!float", "!!bool", "!!timestamp":
 			return r.Value, true
 		case "!!null":
-			d.errorf(n, `%s: expected a value, got an empty value; write "" for an empty string`, key)
+			d.Errorf(n, `%s: expected a value, got an empty value; write "" for an empty string`, key)
 			return "", false
 		}
 	}
-	d.errorf(n, "%s: expected a string, number or boolean, got %s", key, describe(n))
+	d.Errorf(n, "%s: expected a string, number or boolean, got %s", key, yamlfile.Describe(n))
 	return "", false
 }
 
 // strings reads a string or a list of strings, returning the nodes of the
 // items for positions.
 func (d *decoder) strings(n *yaml.Node, key string) ([]string, []*yaml.Node, bool) {
-	r := resolve(n)
+	r := yamlfile.Resolve(n)
 	switch r.Kind {
 	case yaml.ScalarNode:
 		if s, ok := d.str(n, key); ok {
@@ -330,9 +281,9 @@ func (d *decoder) strings(n *yaml.Node, key string) ([]string, []*yaml.Node, boo
 		var nodes []*yaml.Node
 		ok := true
 		for i, item := range r.Content {
-			ir := resolve(item)
+			ir := yamlfile.Resolve(item)
 			if ir.Kind != yaml.ScalarNode {
-				d.errorf(item, "%s[%d]: expected a string, got %s", key, i, describe(item))
+				d.Errorf(item, "%s[%d]: expected a string, got %s", key, i, yamlfile.Describe(item))
 				ok = false
 				continue
 			}
@@ -346,41 +297,41 @@ func (d *decoder) strings(n *yaml.Node, key string) ([]string, []*yaml.Node, boo
 		}
 		return out, nodes, ok
 	}
-	d.errorf(n, "%s: expected a string or a list of strings, got %s", key, describe(n))
+	d.Errorf(n, "%s: expected a string or a list of strings, got %s", key, yamlfile.Describe(n))
 	return nil, nil, false
 }
 
 func (d *decoder) boolean(n *yaml.Node, key string) bool {
-	r := resolve(n)
+	r := yamlfile.Resolve(n)
 	if r.Kind == yaml.ScalarNode && r.ShortTag() == "!!bool" {
 		var b bool
 		if r.Decode(&b) == nil {
 			return b
 		}
 	}
-	d.errorf(n, "%s: expected true or false, got %s", key, describe(n))
+	d.Errorf(n, "%s: expected true or false, got %s", key, yamlfile.Describe(n))
 	return false
 }
 
 func (d *decoder) integer(n *yaml.Node, key string, lo, hi int) (int, bool) {
-	r := resolve(n)
+	r := yamlfile.Resolve(n)
 	if r.Kind == yaml.ScalarNode && r.ShortTag() == "!!int" {
 		var i int
 		if r.Decode(&i) == nil && i >= lo && i <= hi {
 			return i, true
 		}
-		d.errorf(n, "%s: expected a whole number from %d to %d, got %s", key, lo, hi, r.Value)
+		d.Errorf(n, "%s: expected a whole number from %d to %d, got %s", key, lo, hi, r.Value)
 		return 0, false
 	}
-	d.errorf(n, "%s: expected a whole number, got %s", key, describe(n))
+	d.Errorf(n, "%s: expected a whole number, got %s", key, yamlfile.Describe(n))
 	return 0, false
 }
 
 func (d *decoder) duration(n *yaml.Node, key string) Duration {
-	r := resolve(n)
+	r := yamlfile.Resolve(n)
 	const form = "a number and a unit (s, m or h), such as 90s, 10m or 1h30m"
 	if r.Kind == yaml.ScalarNode && (r.ShortTag() == "!!int" || r.ShortTag() == "!!float") {
-		d.errorf(n, "%s: %s has no unit: write %ss, %sm or %sh", key, r.Value, r.Value, r.Value, r.Value)
+		d.Errorf(n, "%s: %s has no unit: write %ss, %sm or %sh", key, r.Value, r.Value, r.Value, r.Value)
 		return 0
 	}
 	s, ok := d.str(n, key)
@@ -390,13 +341,13 @@ func (d *decoder) duration(n *yaml.Node, key string) Duration {
 	v, err := time.ParseDuration(strings.TrimSpace(s))
 	switch {
 	case err != nil && strings.HasSuffix(s, "d"):
-		d.errorf(n, "%s: invalid duration %q: there is no unit d; write 24h for a day", key, s)
+		d.Errorf(n, "%s: invalid duration %q: there is no unit d; write 24h for a day", key, s)
 	case err != nil:
-		d.errorf(n, "%s: invalid duration %q: expected %s", key, s, form)
+		d.Errorf(n, "%s: invalid duration %q: expected %s", key, s, form)
 	case v <= 0:
-		d.errorf(n, "%s: the duration must be positive, got %s", key, s)
+		d.Errorf(n, "%s: the duration must be positive, got %s", key, s)
 	case v > MaxTimeout:
-		d.errorf(n, "%s: %s is longer than the limit of %s", key, s, strings.TrimSuffix(MaxTimeout.String(), "0m0s"))
+		d.Errorf(n, "%s: %s is longer than the limit of %s", key, s, strings.TrimSuffix(MaxTimeout.String(), "0m0s"))
 	default:
 		return Duration(v)
 	}
@@ -416,9 +367,9 @@ func (d *decoder) enum(n *yaml.Node, key, what string, known []string) string {
 	}
 	if !slices.Contains(known, s) {
 		if m := suggest(s, known); m != "" {
-			d.errorf(n, "%s: unknown %s %q: did you mean %q? (expected %s)", key, what, s, m, orList(known))
+			d.Errorf(n, "%s: unknown %s %q: did you mean %q? (expected %s)", key, what, s, m, yamlfile.OrList(known))
 		} else {
-			d.errorf(n, "%s: unknown %s %q: expected %s", key, what, s, orList(known))
+			d.Errorf(n, "%s: unknown %s %q: expected %s", key, what, s, yamlfile.OrList(known))
 		}
 		return ""
 	}
@@ -438,10 +389,10 @@ func (d *decoder) env(n *yaml.Node, key string) (Env, map[string]bool, []*yaml.N
 		names[k] = true
 		switch {
 		case !envNameRE.MatchString(k):
-			d.errorf(e.key, "%s: invalid variable name %q: use letters, digits and '_', not starting with a digit", key, k)
+			d.Errorf(e.key, "%s: invalid variable name %q: use letters, digits and '_', not starting with a digit", key, k)
 			continue
 		case strings.HasPrefix(strings.ToUpper(k), "GANTRY_"):
-			d.errorf(e.key, "%s: %s is reserved: names starting with GANTRY_ are for the variables Gantry sets", key, k)
+			d.Errorf(e.key, "%s: %s is reserved: names starting with GANTRY_ are for the variables Gantry sets", key, k)
 			continue
 		}
 		if v, ok := d.scalar(e.val, key+"."+k); ok {

@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"gantry.dev/gantry/internal/yamlfile"
 )
 
 // matrix reads a matrix and counts its variants. ok is false when the
@@ -17,7 +19,7 @@ func (d *decoder) matrix(n *yaml.Node) (Matrix, int, bool) {
 		return nil, 0, false
 	}
 	if len(entries) == 0 {
-		d.errorf(n, "matrix: no keys: add a key with a list of values, or remove matrix")
+		d.Errorf(n, "matrix: no keys: add a key with a list of values, or remove matrix")
 		return nil, 0, false
 	}
 	mx := Matrix{}
@@ -27,28 +29,28 @@ func (d *decoder) matrix(n *yaml.Node) (Matrix, int, bool) {
 		k := e.key.Value
 		key := "matrix." + k
 		if !matrixKeyRE.MatchString(k) {
-			d.errorf(e.key, "matrix: invalid key %q: use letters, digits, '-' and '_', starting with a letter", k)
+			d.Errorf(e.key, "matrix: invalid key %q: use letters, digits, '-' and '_', starting with a letter", k)
 			ok = false
 			continue
 		}
 		if other, dup := vars[matrixVar(k)]; dup {
-			d.errorf(e.key, "matrix: keys %q and %q both become the variable %s: rename one", other, k, matrixVar(k))
+			d.Errorf(e.key, "matrix: keys %q and %q both become the variable %s: rename one", other, k, matrixVar(k))
 			ok = false
 			continue
 		}
 		vars[matrixVar(k)] = k
-		list := resolve(e.val)
+		list := yamlfile.Resolve(e.val)
 		if list.Kind != yaml.SequenceNode {
 			hint := ""
 			if list.Kind == yaml.ScalarNode {
 				hint = fmt.Sprintf(": write [%s]", list.Value)
 			}
-			d.errorf(e.val, "%s: expected a list of values, got %s%s", key, describe(e.val), hint)
+			d.Errorf(e.val, "%s: expected a list of values, got %s%s", key, yamlfile.Describe(e.val), hint)
 			ok = false
 			continue
 		}
 		if len(list.Content) == 0 {
-			d.errorf(e.val, "%s: the list is empty: give at least one value", key)
+			d.Errorf(e.val, "%s: the list is empty: give at least one value", key)
 			ok = false
 			continue
 		}
@@ -59,11 +61,11 @@ func (d *decoder) matrix(n *yaml.Node) (Matrix, int, bool) {
 			switch {
 			case !good:
 			case v == "":
-				d.errorf(item, "%s: the value is empty", key)
+				d.Errorf(item, "%s: the value is empty", key)
 			case !matrixValueRE.MatchString(v):
-				d.errorf(item, "%s: invalid value %q: use letters, digits, '.', '-' and '_' (the value becomes part of the step name)", key, v)
+				d.Errorf(item, "%s: invalid value %q: use letters, digits, '.', '-' and '_' (the value becomes part of the step name)", key, v)
 			case seen[v]:
-				d.errorf(item, "%s: %q is listed twice", key, v)
+				d.Errorf(item, "%s: %q is listed twice", key, v)
 			default:
 				seen[v] = true
 				values = append(values, v)
@@ -76,7 +78,7 @@ func (d *decoder) matrix(n *yaml.Node) (Matrix, int, bool) {
 		variants = min(variants, MaxVariants+1)
 	}
 	if variants > MaxVariants {
-		d.errorf(n, "matrix: more than %d variants; a step may have at most %d: use fewer values", MaxVariants, MaxVariants)
+		d.Errorf(n, "matrix: more than %d variants; a step may have at most %d: use fewer values", MaxVariants, MaxVariants)
 		return mx, 0, false
 	}
 	return mx, variants, ok
@@ -95,7 +97,7 @@ func matrixVar(key string) string {
 
 // expressions checks the ${{ }} expressions of a templated string.
 func (d *decoder) expressions(t templated, mx Matrix, hasMatrix, matrixOK bool, step string) {
-	s := resolve(t.node).Value
+	s := yamlfile.Resolve(t.node).Value
 	for off := 0; ; {
 		i := strings.Index(s[off:], "${{")
 		if i < 0 {
@@ -105,7 +107,7 @@ func (d *decoder) expressions(t templated, mx Matrix, hasMatrix, matrixOK bool, 
 		line, col := d.locate(t.node, i)
 		j := strings.Index(s[i:], "}}")
 		if j < 0 {
-			d.errorAt(line, col, "%s: ${{ is not closed: write ${{ matrix.KEY }}", t.key)
+			d.ErrorAt(line, col, "%s: ${{ is not closed: write ${{ matrix.KEY }}", t.key)
 			return
 		}
 		off = i + j + 2
@@ -119,9 +121,9 @@ func (d *decoder) expressions(t templated, mx Matrix, hasMatrix, matrixOK bool, 
 			} else if name, ok := strings.CutPrefix(expr, "env."); ok {
 				hint = fmt.Sprintf("; use the environment variable $%s", name)
 			}
-			d.errorAt(line, col, "%s: unknown expression ${{ %s }}: only ${{ matrix.KEY }} is replaced%s", t.key, expr, hint)
+			d.ErrorAt(line, col, "%s: unknown expression ${{ %s }}: only ${{ matrix.KEY }} is replaced%s", t.key, expr, hint)
 		case !hasMatrix:
-			d.errorAt(line, col, "%s: ${{ matrix.%s }} is used, but %s has no matrix", t.key, key, step)
+			d.ErrorAt(line, col, "%s: ${{ matrix.%s }} is used, but %s has no matrix", t.key, key, step)
 		case !matrixOK:
 			// The matrix has its own errors; its keys may be missing.
 		case mx[key] == nil:
@@ -133,9 +135,9 @@ func (d *decoder) expressions(t templated, mx Matrix, hasMatrix, matrixOK bool, 
 				}
 			})
 			if m := suggest(key, keys); m != "" {
-				d.errorAt(line, col, "%s: unknown matrix key %q: did you mean %q? (the matrix has %s)", t.key, key, m, strings.Join(keys, ", "))
+				d.ErrorAt(line, col, "%s: unknown matrix key %q: did you mean %q? (the matrix has %s)", t.key, key, m, strings.Join(keys, ", "))
 			} else {
-				d.errorAt(line, col, "%s: unknown matrix key %q: the matrix has %s", t.key, key, strings.Join(keys, ", "))
+				d.ErrorAt(line, col, "%s: unknown matrix key %q: the matrix has %s", t.key, key, strings.Join(keys, ", "))
 			}
 		}
 	}
@@ -146,7 +148,7 @@ func (d *decoder) expressions(t templated, mx Matrix, hasMatrix, matrixOK bool, 
 // literal blocks) and falls back to the scalar's start. An expression
 // written in an anchor is located there.
 func (d *decoder) locate(n *yaml.Node, i int) (line, col int) {
-	r := resolve(n)
+	r := yamlfile.Resolve(n)
 	v := r.Value
 	switch {
 	case r.Style&yaml.LiteralStyle != 0:

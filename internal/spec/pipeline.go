@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"gantry.dev/gantry/internal/yamlfile"
 )
 
 func (d *decoder) pipeline(n *yaml.Node) *Pipeline {
@@ -28,31 +30,31 @@ func (d *decoder) pipeline(n *yaml.Node) *Pipeline {
 			p.Stages = d.stages(e.val)
 		}
 	}
-	m := resolve(n)
+	m := yamlfile.Resolve(n)
 	if !version {
-		d.errorf(m, "missing version: add version: 1 at the top of the file")
+		d.Errorf(m, "missing version: add version: 1 at the top of the file")
 	}
 	if !stages {
-		d.errorf(m, "missing stages: a pipeline needs at least one stage with steps")
+		d.Errorf(m, "missing stages: a pipeline needs at least one stage with steps")
 	}
 	return p
 }
 
 func (d *decoder) version(n *yaml.Node) int {
-	r := resolve(n)
+	r := yamlfile.Resolve(n)
 	if r.Kind == yaml.ScalarNode && r.ShortTag() == "!!int" {
 		var v int
 		if r.Decode(&v) == nil && v == 1 {
 			return 1
 		}
-		d.errorf(n, "version: unsupported version %s: this Gantry reads version 1", r.Value)
+		d.Errorf(n, "version: unsupported version %s: this Gantry reads version 1", r.Value)
 		return 0
 	}
 	if r.Kind == yaml.ScalarNode && r.Value == "1" {
-		d.errorf(n, "version: expected the number 1, got %s: remove the quotes", describe(n))
+		d.Errorf(n, "version: expected the number 1, got %s: remove the quotes", yamlfile.Describe(n))
 		return 0
 	}
-	d.errorf(n, "version: expected 1, got %s", describe(n))
+	d.Errorf(n, "version: expected 1, got %s", yamlfile.Describe(n))
 	return 0
 }
 
@@ -74,7 +76,7 @@ func (d *decoder) defaults(n *yaml.Node) Defaults {
 			var values []*yaml.Node
 			def.Env, _, values = d.env(e.val, key)
 			for _, v := range values {
-				d.noExpr(v, resolve(v).Value, key)
+				d.noExpr(v, yamlfile.Resolve(v).Value, key)
 			}
 		case "timeout":
 			def.Timeout = d.duration(e.val, key)
@@ -87,18 +89,18 @@ func (d *decoder) defaults(n *yaml.Node) Defaults {
 func (d *decoder) noExpr(n *yaml.Node, s, key string) {
 	if i := strings.Index(s, "${{"); i >= 0 {
 		line, col := d.locate(n, i)
-		d.errorAt(line, col, "%s: ${{ }} is not replaced here: only a matrix step's run, env, image and with are", key)
+		d.ErrorAt(line, col, "%s: ${{ }} is not replaced here: only a matrix step's run, env, image and with are", key)
 	}
 }
 
 func (d *decoder) stages(n *yaml.Node) []Stage {
-	r := resolve(n)
+	r := yamlfile.Resolve(n)
 	if r.Kind != yaml.SequenceNode {
-		d.errorf(n, "stages: expected a list of stages, got %s", describe(n))
+		d.Errorf(n, "stages: expected a list of stages, got %s", yamlfile.Describe(n))
 		return nil
 	}
 	if len(r.Content) == 0 {
-		d.errorf(n, "stages: the list is empty: a pipeline needs at least one stage")
+		d.Errorf(n, "stages: the list is empty: a pipeline needs at least one stage")
 		return nil
 	}
 	seen := map[string]*yaml.Node{}
@@ -110,7 +112,7 @@ func (d *decoder) stages(n *yaml.Node) []Stage {
 		}
 		if name != nil {
 			if prev, dup := seen[st.Name]; dup {
-				d.errorf(name, "duplicate stage name %q: it is already used at line %d", st.Name, prev.Line)
+				d.Errorf(name, "duplicate stage name %q: it is already used at line %d", st.Name, prev.Line)
 			} else {
 				seen[st.Name] = name
 			}
@@ -126,14 +128,14 @@ func (d *decoder) stages(n *yaml.Node) []Stage {
 
 func (d *decoder) stage(n *yaml.Node, i, index int) (Stage, *yaml.Node, bool) {
 	st := Stage{}
-	m := resolve(n)
+	m := yamlfile.Resolve(n)
 	if m.Kind == yaml.MappingNode {
 		st.Pos = Pos{m.Line, m.Column}
 	}
 	label := fmt.Sprintf("stages[%d]", i)
 	where := fmt.Sprintf("in stage %d", i+1)
-	if name := lookup(m, "name"); name != nil && resolve(name).Kind == yaml.ScalarNode {
-		where = fmt.Sprintf("in stage %q", resolve(name).Value)
+	if name := lookup(m, "name"); name != nil && yamlfile.Resolve(name).Kind == yaml.ScalarNode {
+		where = fmt.Sprintf("in stage %q", yamlfile.Resolve(name).Value)
 	}
 	entries, ok := d.fields(n, label, "a stage: a mapping with name and steps", where, stageKeys)
 	if !ok {
@@ -156,7 +158,7 @@ func (d *decoder) stage(n *yaml.Node, i, index int) (Stage, *yaml.Node, bool) {
 			if s, ok := d.str(e.val, "environment"); ok {
 				d.noExpr(e.val, s, "environment")
 				if !stageNameRE.MatchString(s) || len(s) > 63 {
-					d.errorf(e.val, "environment: invalid name %q: use lower-case letters, digits, '-' and '_', starting with a letter or digit", s)
+					d.Errorf(e.val, "environment: invalid name %q: use lower-case letters, digits, '-' and '_', starting with a letter or digit", s)
 				} else {
 					st.Environment = s
 				}
@@ -164,19 +166,19 @@ func (d *decoder) stage(n *yaml.Node, i, index int) (Stage, *yaml.Node, bool) {
 		}
 	}
 	if !has(entries, "name") {
-		d.errorf(m, "stage %d has no name: add name: with a name such as commit", i+1)
+		d.Errorf(m, "stage %d has no name: add name: with a name such as commit", i+1)
 	}
 	if stepsNode == nil {
-		d.errorf(m, "%s has no steps: add steps: with at least one step", stageLabel(st.Name, i))
+		d.Errorf(m, "%s has no steps: add steps: with at least one step", stageLabel(st.Name, i))
 		return st, nameNode, true
 	}
-	r := resolve(stepsNode)
+	r := yamlfile.Resolve(stepsNode)
 	if r.Kind != yaml.SequenceNode {
-		d.errorf(stepsNode, "steps: expected a list of steps, got %s", describe(stepsNode))
+		d.Errorf(stepsNode, "steps: expected a list of steps, got %s", yamlfile.Describe(stepsNode))
 		return st, nameNode, true
 	}
 	if len(r.Content) == 0 {
-		d.errorf(stepsNode, "steps: the list is empty: %s needs at least one step", stageLabel(st.Name, i))
+		d.Errorf(stepsNode, "steps: the list is empty: %s needs at least one step", stageLabel(st.Name, i))
 	}
 	for j, item := range r.Content {
 		if step, info, ok := d.step(item, j, stageLabel(st.Name, i)); ok {
@@ -198,11 +200,11 @@ func stageLabel(name string, i int) string {
 func (d *decoder) stageName(n *yaml.Node, s string) {
 	switch {
 	case s == "":
-		d.errorf(n, "name: the stage name is empty")
+		d.Errorf(n, "name: the stage name is empty")
 	case len(s) > maxStageName:
-		d.errorf(n, "name: the stage name is %d characters long; the limit is %d", len(s), maxStageName)
+		d.Errorf(n, "name: the stage name is %d characters long; the limit is %d", len(s), maxStageName)
 	case !stageNameRE.MatchString(s):
-		d.errorf(n, "name: invalid stage name %q: use lower-case letters, digits, '-' and '_', starting with a letter or digit", s)
+		d.Errorf(n, "name: invalid stage name %q: use lower-case letters, digits, '-' and '_', starting with a letter or digit", s)
 	}
 }
 
@@ -212,7 +214,7 @@ func lookup(m *yaml.Node, key string) *yaml.Node {
 		return nil
 	}
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		if k := resolve(m.Content[i]); k.Kind == yaml.ScalarNode && k.Value == key {
+		if k := yamlfile.Resolve(m.Content[i]); k.Kind == yaml.ScalarNode && k.Value == key {
 			return m.Content[i+1]
 		}
 	}
@@ -237,13 +239,13 @@ type templated struct {
 func (d *decoder) step(n *yaml.Node, j int, stage string) (Step, *stepInfo, bool) {
 	s := Step{}
 	info := &stepInfo{node: n}
-	m := resolve(n)
+	m := yamlfile.Resolve(n)
 	if m.Kind == yaml.MappingNode {
 		s.Pos = Pos{m.Line, m.Column}
 	}
 	where := fmt.Sprintf("in step %d of %s", j+1, stage)
-	if name := lookup(m, "name"); name != nil && resolve(name).Kind == yaml.ScalarNode {
-		where = fmt.Sprintf("in step %q", resolve(name).Value)
+	if name := lookup(m, "name"); name != nil && yamlfile.Resolve(name).Kind == yaml.ScalarNode {
+		where = fmt.Sprintf("in step %q", yamlfile.Resolve(name).Value)
 	}
 	entries, ok := d.fields(n, fmt.Sprintf("steps[%d]", j), "a step: a mapping with name and run or uses", where, stepKeys)
 	if !ok {
@@ -264,12 +266,12 @@ func (d *decoder) step(n *yaml.Node, j int, stage string) (Step, *stepInfo, bool
 		case "run":
 			runKey = e.key
 			cmds, nodes, _ := d.strings(e.val, key)
-			if r := resolve(e.val); r.Kind == yaml.SequenceNode && len(r.Content) == 0 {
-				d.errorf(e.val, "run: the list is empty: give at least one command")
+			if r := yamlfile.Resolve(e.val); r.Kind == yaml.SequenceNode && len(r.Content) == 0 {
+				d.Errorf(e.val, "run: the list is empty: give at least one command")
 			}
 			for i, c := range cmds {
 				if strings.TrimSpace(c) == "" {
-					d.errorf(nodes[i], "run: the command is empty")
+					d.Errorf(nodes[i], "run: the command is empty")
 					continue
 				}
 				tmpl = append(tmpl, templated{nodes[i], key})
@@ -331,7 +333,7 @@ func (d *decoder) step(n *yaml.Node, j int, stage string) (Step, *stepInfo, bool
 			if v, ok := d.str(e.val, key); ok {
 				d.noExpr(e.val, v, key)
 				if msg := relPathProblem(v); msg != "" {
-					d.errorf(e.val, "test-report: %q %s", v, msg)
+					d.Errorf(e.val, "test-report: %q %s", v, msg)
 				} else {
 					s.TestReport = v
 				}
@@ -343,18 +345,18 @@ func (d *decoder) step(n *yaml.Node, j int, stage string) (Step, *stepInfo, bool
 	}
 	label := where[len("in "):]
 	if !has(entries, "name") {
-		d.errorf(m, "%s has no name: add name: with a name such as build", label)
+		d.Errorf(m, "%s has no name: add name: with a name such as build", label)
 	}
 	switch {
 	case runKey != nil && usesKey != nil:
-		d.errorf(usesKey, "%s has both run and uses: a step either runs commands or uses an action", label)
+		d.Errorf(usesKey, "%s has both run and uses: a step either runs commands or uses an action", label)
 	case runKey == nil && usesKey == nil:
-		d.errorf(m, "%s has neither run nor uses: give it commands to run or an action to use", label)
+		d.Errorf(m, "%s has neither run nor uses: give it commands to run or an action to use", label)
 	case withKey != nil && usesKey == nil:
-		d.errorf(withKey, "with: gives inputs to an action, but %s has no uses", label)
+		d.Errorf(withKey, "with: gives inputs to an action, but %s has no uses", label)
 	}
 	if s.TestReport != "" && s.Kind != "" && s.Kind != KindTest {
-		d.errorf(kindKey, "kind: the step has a test-report, so it is a test: write kind: test or remove kind")
+		d.Errorf(kindKey, "kind: the step has a test-report, so it is a test: write kind: test or remove kind")
 	}
 	if info.variants == 0 {
 		info.variants = 1
@@ -368,24 +370,24 @@ func (d *decoder) step(n *yaml.Node, j int, stage string) (Step, *stepInfo, bool
 func (d *decoder) stepName(n *yaml.Node, s string) {
 	switch {
 	case s == "":
-		d.errorf(n, "name: the step name is empty")
+		d.Errorf(n, "name: the step name is empty")
 		return
 	case len(s) > maxStepName:
-		d.errorf(n, "name: the step name is %d characters long; the limit is %d", len(s), maxStepName)
+		d.Errorf(n, "name: the step name is %d characters long; the limit is %d", len(s), maxStepName)
 		return
 	}
 	if !isAlnum(s[0]) {
-		d.errorf(n, "name: invalid step name %q: it must start with a letter or digit", s)
+		d.Errorf(n, "name: invalid step name %q: it must start with a letter or digit", s)
 		return
 	}
 	for _, r := range s {
 		if r >= utf8.RuneSelf || !(isAlnum(byte(r)) || strings.ContainsRune(" -_.", r)) {
-			d.errorf(n, "name: invalid step name %q: %s is not allowed; use letters, digits, spaces, '-', '_' and '.' (the name is used in file names)", s, describeRune(r))
+			d.Errorf(n, "name: invalid step name %q: %s is not allowed; use letters, digits, spaces, '-', '_' and '.' (the name is used in file names)", s, describeRune(r))
 			return
 		}
 	}
 	if strings.HasSuffix(s, " ") {
-		d.errorf(n, "name: invalid step name %q: it ends with a space", s)
+		d.Errorf(n, "name: invalid step name %q: it ends with a space", s)
 	}
 }
 
@@ -403,15 +405,15 @@ func isAlnum(c byte) bool {
 func (d *decoder) action(n *yaml.Node, s string) {
 	switch {
 	case d.actions == nil && !actionRE.MatchString(s):
-		d.errorf(n, "uses: invalid action name %q: expected lower-case letters, digits and '-', starting with a letter", s)
+		d.Errorf(n, "uses: invalid action name %q: expected lower-case letters, digits and '-', starting with a letter", s)
 	case d.actions == nil:
 	case len(d.actions) == 0:
-		d.errorf(n, "uses: unknown action %q: no built-in actions are available", s)
+		d.Errorf(n, "uses: unknown action %q: no built-in actions are available", s)
 	case !slices.Contains(d.actions, s):
 		if m := suggest(s, d.actions); m != "" {
-			d.errorf(n, "uses: unknown action %q: did you mean %q? (the actions are %s)", s, m, strings.Join(d.actions, ", "))
+			d.Errorf(n, "uses: unknown action %q: did you mean %q? (the actions are %s)", s, m, strings.Join(d.actions, ", "))
 		} else {
-			d.errorf(n, "uses: unknown action %q: the actions are %s", s, strings.Join(d.actions, ", "))
+			d.Errorf(n, "uses: unknown action %q: the actions are %s", s, strings.Join(d.actions, ", "))
 		}
 	}
 }
@@ -424,9 +426,9 @@ func (d *decoder) secrets(n *yaml.Node) (Strings, []*yaml.Node) {
 	for i, s := range names {
 		switch {
 		case !envNameRE.MatchString(s):
-			d.errorf(nodes[i], "secrets: invalid secret name %q: use letters, digits and '_', not starting with a digit", s)
+			d.Errorf(nodes[i], "secrets: invalid secret name %q: use letters, digits and '_', not starting with a digit", s)
 		case seen[s]:
-			d.errorf(nodes[i], "secrets: %s is listed twice", s)
+			d.Errorf(nodes[i], "secrets: %s is listed twice", s)
 		default:
 			seen[s] = true
 			out = append(out, s)
@@ -447,20 +449,20 @@ func (d *decoder) gate(n *yaml.Node) *StageGate {
 			continue
 		}
 		paths, nodes, _ := d.strings(e.val, "gate.policies")
-		if r := resolve(e.val); r.Kind == yaml.SequenceNode && len(r.Content) == 0 {
-			d.errorf(e.val, "gate.policies: the list is empty: name policy files or directories, or remove gate")
+		if r := yamlfile.Resolve(e.val); r.Kind == yaml.SequenceNode && len(r.Content) == 0 {
+			d.Errorf(e.val, "gate.policies: the list is empty: name policy files or directories, or remove gate")
 		}
 		for i, p := range paths {
 			d.noExpr(nodes[i], p, "gate.policies")
 			if msg := relPathProblem(p); msg != "" {
-				d.errorf(nodes[i], "gate.policies: %q %s", p, msg)
+				d.Errorf(nodes[i], "gate.policies: %q %s", p, msg)
 				continue
 			}
 			g.Policies = append(g.Policies, p)
 		}
 	}
 	if !has(entries, "policies") {
-		d.errorf(n, "gate has no policies: add policies: with Rego files or directories")
+		d.Errorf(n, "gate has no policies: add policies: with Rego files or directories")
 	}
 	return g
 }
@@ -470,16 +472,16 @@ func (d *decoder) when(n *yaml.Node) *When {
 	if !ok {
 		return nil
 	}
-	if len(entries) == 0 && len(resolve(n).Content) == 0 {
-		d.errorf(n, "when: no conditions: add branch, event or paths, or remove when")
+	if len(entries) == 0 && len(yamlfile.Resolve(n).Content) == 0 {
+		d.Errorf(n, "when: no conditions: add branch, event or paths, or remove when")
 		return nil
 	}
 	w := &When{}
 	for _, e := range entries {
 		key := "when." + e.key.Value
 		patterns, nodes, _ := d.strings(e.val, key)
-		if r := resolve(e.val); r.Kind == yaml.SequenceNode && len(r.Content) == 0 {
-			d.errorf(e.val, "%s: the list is empty, so the step would never run: add a pattern or remove %s", key, e.key.Value)
+		if r := yamlfile.Resolve(e.val); r.Kind == yaml.SequenceNode && len(r.Content) == 0 {
+			d.Errorf(e.val, "%s: the list is empty, so the step would never run: add a pattern or remove %s", key, e.key.Value)
 		}
 		for i, p := range patterns {
 			d.pattern(nodes[i], p, e.key.Value)
@@ -499,30 +501,30 @@ func (d *decoder) when(n *yaml.Node) *When {
 func (d *decoder) pattern(n *yaml.Node, p, kind string) {
 	key := "when." + kind
 	if p == "" {
-		d.errorf(n, "%s: the pattern is empty", key)
+		d.Errorf(n, "%s: the pattern is empty", key)
 		return
 	}
 	d.noExpr(n, p, key)
 	if err := checkGlob(p); err != nil {
-		d.errorf(n, "%s: invalid pattern %q: %v", key, p, err)
+		d.Errorf(n, "%s: invalid pattern %q: %v", key, p, err)
 		return
 	}
 	switch kind {
 	case "event":
 		if !hasMeta(p) && !slices.Contains(Events, p) {
 			if m := suggest(p, Events); m != "" {
-				d.errorf(n, "%s: unknown event %q: did you mean %q? (the events are %s)", key, p, m, orList(Events))
+				d.Errorf(n, "%s: unknown event %q: did you mean %q? (the events are %s)", key, p, m, yamlfile.OrList(Events))
 			} else {
-				d.errorf(n, "%s: unknown event %q: the events are %s", key, p, orList(Events))
+				d.Errorf(n, "%s: unknown event %q: the events are %s", key, p, yamlfile.OrList(Events))
 			}
 		}
 	case "branch":
 		if strings.HasPrefix(p, "refs/") {
-			d.errorf(n, "%s: %q: write the branch name without refs/heads/", key, p)
+			d.Errorf(n, "%s: %q: write the branch name without refs/heads/", key, p)
 		}
 	case "paths":
 		if strings.HasPrefix(p, "/") || strings.HasPrefix(p, "./") {
-			d.errorf(n, "%s: %q: paths are relative to the repository root: write %q", key, p, strings.TrimLeft(strings.TrimPrefix(p, "./"), "/"))
+			d.Errorf(n, "%s: %q: paths are relative to the repository root: write %q", key, p, strings.TrimLeft(strings.TrimPrefix(p, "./"), "/"))
 		}
 	}
 }
@@ -536,14 +538,14 @@ func (d *decoder) outputs(n *yaml.Node) Strings {
 		d.noExpr(node, p, "outputs")
 		switch {
 		case strings.TrimSpace(p) == "":
-			d.errorf(node, "outputs: the path is empty")
+			d.Errorf(node, "outputs: the path is empty")
 		case relPathProblem(p) != "":
-			d.errorf(node, "outputs: %q %s", p, relPathProblem(p))
+			d.Errorf(node, "outputs: %q %s", p, relPathProblem(p))
 		case seen[p]:
-			d.errorf(node, "outputs: %q is listed twice", p)
+			d.Errorf(node, "outputs: %q is listed twice", p)
 		default:
 			if err := checkGlob(p); err != nil {
-				d.errorf(node, "outputs: invalid pattern %q: %v", p, err)
+				d.Errorf(node, "outputs: invalid pattern %q: %v", p, err)
 				continue
 			}
 			seen[p] = true
@@ -583,7 +585,7 @@ func cleanPath(p string) string {
 }
 
 func (d *decoder) retry(n *yaml.Node) *Retry {
-	r := resolve(n)
+	r := yamlfile.Resolve(n)
 	if r.Kind == yaml.ScalarNode && r.ShortTag() == "!!int" {
 		c, ok := d.integer(n, "retry", 0, MaxRetries)
 		if !ok {
@@ -592,7 +594,7 @@ func (d *decoder) retry(n *yaml.Node) *Retry {
 		return &Retry{Count: c}
 	}
 	if r.Kind != yaml.MappingNode {
-		d.errorf(n, "retry: expected a number of retries, or a mapping such as {count: 2, exit-codes: [75]}, got %s", describe(n))
+		d.Errorf(n, "retry: expected a number of retries, or a mapping such as {count: 2, exit-codes: [75]}, got %s", yamlfile.Describe(n))
 		return nil
 	}
 	entries, _ := d.fields(n, "retry", "a mapping", "under retry", retryKeys)
@@ -604,9 +606,9 @@ func (d *decoder) retry(n *yaml.Node) *Retry {
 			count = true
 			rt.Count, _ = d.integer(e.val, "retry.count", 0, MaxRetries)
 		case "exit-codes":
-			codes := resolve(e.val)
+			codes := yamlfile.Resolve(e.val)
 			if codes.Kind != yaml.SequenceNode {
-				d.errorf(e.val, "retry.exit-codes: expected a list of exit codes, got %s", describe(e.val))
+				d.Errorf(e.val, "retry.exit-codes: expected a list of exit codes, got %s", yamlfile.Describe(e.val))
 				continue
 			}
 			seen := map[int]bool{}
@@ -615,7 +617,7 @@ func (d *decoder) retry(n *yaml.Node) *Retry {
 				switch {
 				case !ok:
 				case seen[code]:
-					d.errorf(c, "retry.exit-codes: %d is listed twice", code)
+					d.Errorf(c, "retry.exit-codes: %d is listed twice", code)
 				default:
 					seen[code] = true
 					rt.ExitCodes = append(rt.ExitCodes, code)
@@ -624,7 +626,7 @@ func (d *decoder) retry(n *yaml.Node) *Retry {
 		}
 	}
 	if !count {
-		d.errorf(r, "retry: missing count: say how many times to retry, such as count: 2")
+		d.Errorf(r, "retry: missing count: say how many times to retry, such as count: 2")
 	}
 	return rt
 }

@@ -188,9 +188,8 @@ func Load(path string, opts Options) (*Pipeline, error) {
 func Parse(file string, data []byte, opts Options) (*Pipeline, error) {
 	d := newDecoder(file, data, opts)
 	p := d.parse()
-	if len(d.errs) > 0 {
-		d.errs.Sort()
-		return nil, d.errs
+	if err := d.Err(); err != nil {
+		return nil, err
 	}
 	p.File = file
 	p.Digest = gantry.DigestBytes(data)

@@ -79,32 +79,6 @@ func TestThreeMistakes(t *testing.T) {
 	}
 }
 
-func TestErrorFormat(t *testing.T) {
-	tests := []struct {
-		err  *Error
-		want string
-	}{
-		{&Error{File: "a.yml", Line: 3, Col: 7, Msg: "bad"}, "a.yml:3:7: bad"},
-		{&Error{File: "a.yml", Line: 3, Msg: "bad"}, "a.yml:3: bad"},
-		{&Error{File: "a.yml", Msg: "bad"}, "a.yml: bad"},
-		{&Error{Line: 3, Col: 7, Msg: "bad"}, "3:7: bad"},
-	}
-	for _, tc := range tests {
-		if got := tc.err.Error(); got != tc.want {
-			t.Errorf("Error() = %q, want %q", got, tc.want)
-		}
-	}
-	list := ErrorList{
-		{File: "a.yml", Line: 9, Col: 1, Msg: "third"},
-		{File: "a.yml", Line: 2, Col: 5, Msg: "second"},
-		{File: "a.yml", Line: 2, Col: 1, Msg: "first"},
-	}
-	list.Sort()
-	if got, want := list.Error(), "a.yml:2:1: first\na.yml:2:5: second\na.yml:9:1: third"; got != want {
-		t.Errorf("ErrorList.Error() = %q, want %q", got, want)
-	}
-}
-
 // TestErrorKind checks that the CLI and the server see pipeline errors as
 // invalid input whose text the user may read.
 func TestErrorKind(t *testing.T) {
@@ -165,24 +139,9 @@ func TestLimits(t *testing.T) {
 	}
 }
 
-func TestDistance(t *testing.T) {
-	tests := []struct {
-		a, b string
-		want int
-	}{
-		{"", "", 0},
-		{"run", "run", 0},
-		{"tiemout", "timeout", 1}, // a swap is one edit
-		{"neesd", "needs", 1},
-		{"imag", "image", 1},
-		{"kitten", "sitting", 3},
-		{"ca", "abc", 3},
-	}
-	for _, tc := range tests {
-		if got := distance(tc.a, tc.b); got != tc.want {
-			t.Errorf("distance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
-		}
-	}
+// TestSuggest checks that synonyms from other CI systems come before
+// typos.
+func TestSuggest(t *testing.T) {
 	for s, want := range map[string]string{"Run": "run", "script": "run", "tmeout": "timeout", "xyz": "", "exec": "", "executer": "executor"} {
 		if got := suggest(s, stepKeys); got != want {
 			t.Errorf("suggest(%q) = %q, want %q", s, got, want)
