@@ -111,12 +111,23 @@ const (
 	ReviewCommented        = "commented"
 )
 
+// Where a review comes from.
+const (
+	// ReviewFromForge is a review given on the forge's pull request.
+	ReviewFromForge = "forge"
+	// ReviewFromTrailer is a Reviewed-by or Approved-by trailer of a
+	// commit: written by whoever made the commit, so it proves less than
+	// a forge review where a forge is in use.
+	ReviewFromTrailer = "trailer"
+)
+
 // Review is one reviewer's verdict on a change, from the forge or from a
 // Reviewed-by git trailer (which counts as approved).
 type Review struct {
 	Reviewer string    `json:"reviewer"`
 	State    string    `json:"state"`
 	At       time.Time `json:"at,omitzero"`
+	Source   string    `json:"source,omitempty"` // ReviewFromForge or ReviewFromTrailer
 }
 
 // Classification is a change's class with the risk score that decided it

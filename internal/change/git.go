@@ -106,7 +106,7 @@ func FromGit(ctx context.Context, dir, base string, now time.Time) (*gantry.Chan
 					continue
 				}
 				reviewed[strings.ToLower(who)] = true
-				c.Reviews = append(c.Reviews, gantry.Review{Reviewer: who, State: gantry.ReviewApproved, At: c.Commits[i].Time})
+				c.Reviews = append(c.Reviews, gantry.Review{Reviewer: who, State: gantry.ReviewApproved, At: c.Commits[i].Time, Source: gantry.ReviewFromTrailer})
 			case trailerUrgent:
 				if c.Urgent == "" && t.value != "" {
 					c.Urgent = t.value

@@ -141,8 +141,8 @@ func TestFromGitBranch(t *testing.T) {
 			{SHA: head, Author: "Dave", AuthorEmail: "dave@example.com", Subject: "Rename login", Time: day3},
 		},
 		Reviews: []gantry.Review{
-			{Reviewer: "bob@example.com", State: gantry.ReviewApproved, At: day2},
-			{Reviewer: "carol", State: gantry.ReviewApproved, At: day2},
+			{Reviewer: "bob@example.com", State: gantry.ReviewApproved, At: day2, Source: gantry.ReviewFromTrailer},
+			{Reviewer: "carol", State: gantry.ReviewApproved, At: day2, Source: gantry.ReviewFromTrailer},
 		},
 		Lines:     5,
 		Files:     3,

@@ -1,8 +1,8 @@
 // Package forge speaks to the places repositories live: GitHub, GitLab and
 // Gitea. It turns their push and pull-request webhooks into one verified
 // Event, reports commit statuses back so that a change may merge only when
-// its pipeline passed, and builds the read-only clone URL an agent checks a
-// commit out with.
+// its pipeline passed, reads who reviewed a pull request, and builds the
+// read-only clone URL an agent checks a commit out with.
 //
 // Nothing in a webhook body is trusted before its signature (or, on GitLab,
 // its token) has been checked against the secret; every refusal is a

@@ -208,7 +208,5 @@ func giteaState(s State) string { return githubState(s) }
 
 // SetStatus creates a commit status: POST /api/v1/repos/{owner}/{repo}/statuses/{sha}.
 func (g *Gitea) SetStatus(ctx context.Context, repo RepoRef, commit string, st Status) error {
-	return hubStyleStatus(ctx, g.api, repo, commit, st, giteaState, func(h http.Header, token string) {
-		h.Set("Authorization", "token "+token)
-	})
+	return hubStyleStatus(ctx, g.api, repo, commit, st, giteaState, giteaAuth)
 }

@@ -279,11 +279,7 @@ func githubState(s State) string {
 
 // SetStatus creates a commit status: POST /repos/{owner}/{repo}/statuses/{sha}.
 func (g *GitHub) SetStatus(ctx context.Context, repo RepoRef, commit string, st Status) error {
-	return hubStyleStatus(ctx, g.api, repo, commit, st, githubState, func(h http.Header, token string) {
-		h.Set("Authorization", "Bearer "+token)
-		h.Set("Accept", "application/vnd.github+json")
-		h.Set("X-GitHub-Api-Version", "2022-11-28")
-	})
+	return hubStyleStatus(ctx, g.api, repo, commit, st, githubState, githubAuth)
 }
 
 // hubStyleStatus posts a status the way GitHub and Gitea both take it.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -309,17 +308,9 @@ func (g *GitLab) SetStatus(ctx context.Context, repo RepoRef, commit string, st 
 	if err != nil {
 		return err
 	}
-	project := repo.ID
-	if project != "" {
-		if _, err := strconv.ParseUint(project, 10, 64); err != nil {
-			return gantry.Errorf(gantry.EInvalid, "gitlab commit status: project ID %q is not a number", project)
-		}
-	} else {
-		p := strings.Trim(repo.FullName, "/")
-		if !strings.Contains(p, "/") || strings.Contains(p, "//") {
-			return gantry.Errorf(gantry.EInvalid, "gitlab commit status: repository %q is not group/name", repo.FullName)
-		}
-		project = url.PathEscape(p)
+	project, err := gitlabProjectPath("gitlab commit status", repo)
+	if err != nil {
+		return err
 	}
 	body := struct {
 		State       string `json:"state"`
@@ -329,9 +320,7 @@ func (g *GitLab) SetStatus(ctx context.Context, repo RepoRef, commit string, st 
 		Description string `json:"description,omitempty"`
 	}{gitlabState(st.State), st.Context, st.Ref, st.TargetURL, st.Description}
 	what := fmt.Sprintf("set gitlab status %q of %s at %s", st.Context, repo, short(sha))
-	err = g.api.post(ctx, what, g.api.endpoint("projects", project, "statuses", sha), body, func(h http.Header, token string) {
-		h.Set("PRIVATE-TOKEN", token)
-	})
+	err = g.api.post(ctx, what, g.api.endpoint("projects", project, "statuses", sha), body, gitlabAuth)
 	var apiErr *APIError
 	if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusBadRequest &&
 		strings.Contains(apiErr.Message, "Cannot transition status") {

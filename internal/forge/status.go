@@ -198,6 +198,10 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("%s answered %d: %s", e.Forge, e.StatusCode, msg)
 }
 
+// maxErrorBody bounds how much of a refusal is read: only its message is
+// of use.
+const maxErrorBody = 64 << 10
+
 // post sends body as JSON with the auth header set by auth; any answer
 // but a 2xx is an error carrying an *APIError.
 func (a *api) post(ctx context.Context, what, endpoint string, body any, auth func(h http.Header, token string)) error {
@@ -205,13 +209,26 @@ func (a *api) post(ctx context.Context, what, endpoint string, body any, auth fu
 	if err != nil {
 		return fmt.Errorf("%s: encode request: %w", what, err)
 	}
+	// Only an error's body is of use; a success's is drained so that the
+	// connection can be reused.
+	_, _, err = a.send(ctx, what, http.MethodPost, endpoint, bytes.NewReader(b), maxErrorBody, auth)
+	return err
+}
+
+// send makes one call to the forge's API and returns the answer's body,
+// read up to limit bytes, and its header. A body over limit is an error
+// on a 2xx answer, since what was cut cannot be decoded; any answer but a
+// 2xx is an error carrying an *APIError.
+func (a *api) send(ctx context.Context, what, method, endpoint string, body io.Reader, limit int64, auth func(h http.Header, token string)) ([]byte, http.Header, error) {
 	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(b))
+	req, err := http.NewRequestWithContext(ctx, method, endpoint, body)
 	if err != nil {
-		return gantry.Errorf(gantry.EInvalid, "%s: %w", what, err)
+		return nil, nil, gantry.Errorf(gantry.EInvalid, "%s: %w", what, err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", a.userAgent)
 	auth(req.Header, a.cred.token)
@@ -219,27 +236,32 @@ func (a *api) post(ctx context.Context, what, endpoint string, body any, auth fu
 	if err != nil {
 		// A *url.Error names the URL, which holds no credentials: the
 		// token travels in a header.
-		return gantry.Errorf(gantry.EUnavailable, "%s: %w", what, a.redactErr(err))
+		return nil, nil, gantry.Errorf(gantry.EUnavailable, "%s: %w", what, a.redactErr(err))
 	}
 	defer resp.Body.Close()
-	// Only an error's body is of use; a success's is drained so that the
-	// connection can be reused.
-	respBody, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return nil
-	}
-	if err != nil {
-		return gantry.Errorf(gantry.EUnavailable, "%s: read %s's answer %d: %w", what, a.forge, resp.StatusCode, a.redactErr(err))
+	respBody, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
+	switch {
+	case ok && method == http.MethodPost:
+		return nil, resp.Header, nil // a status's answer is not read
+	case ok && err != nil:
+		return nil, nil, gantry.Errorf(gantry.EUnavailable, "%s: read %s's answer: %w", what, a.forge, a.redactErr(err))
+	case ok && int64(len(respBody)) > limit:
+		return nil, nil, gantry.Errorf(gantry.EUnavailable, "%s: %s's answer is over %d bytes", what, a.forge, limit)
+	case ok:
+		return respBody, resp.Header, nil
+	case err != nil:
+		return nil, nil, gantry.Errorf(gantry.EUnavailable, "%s: read %s's answer %d: %w", what, a.forge, resp.StatusCode, a.redactErr(err))
 	}
 	apiErr := &APIError{Forge: a.forge, StatusCode: resp.StatusCode, Message: a.redact(forgeMessage(respBody))}
-	return gantry.Errorf(statusKind(resp.StatusCode), "%s: %w", what, apiErr)
+	return nil, nil, gantry.Errorf(statusKind(resp.StatusCode), "%s: %w", what, apiErr)
 }
 
 // statusKind tells what kind of trouble a forge's HTTP status is.
 func statusKind(code int) string {
 	switch {
 	case code == http.StatusUnauthorized, code == http.StatusForbidden:
-		return gantry.EForbidden // the token may not set statuses here
+		return gantry.EForbidden // the token may not do this here
 	case code == http.StatusNotFound:
 		return gantry.ENotFound // no such repository or commit, or not visible to the token
 	case code == http.StatusTooManyRequests, code >= 500, code < 200, code >= 300 && code < 400:

@@ -148,7 +148,7 @@ func policyChange(c *gantry.Change) policy.Change {
 		pc.PullRequest = &policy.PullRequest{Number: pr.Number, URL: pr.URL, Title: c.Title, Base: pr.Base, Head: pr.Head}
 	}
 	for _, r := range c.Reviews {
-		pc.Reviews = append(pc.Reviews, policy.Review{Reviewer: r.Reviewer, State: r.State, At: r.At.UTC()})
+		pc.Reviews = append(pc.Reviews, policy.Review{Reviewer: r.Reviewer, State: r.State, At: r.At.UTC(), Source: r.Source})
 	}
 	if cl := c.Classification; cl != nil {
 		pc.Class = string(cl.Class)

@@ -79,6 +79,9 @@ type Review struct {
 	Reviewer string    `json:"reviewer"`
 	State    string    `json:"state"` // approved, changes_requested or commented
 	At       time.Time `json:"at,omitzero"`
+	// Source is forge for a review on the forge's pull request, trailer
+	// for a commit trailer (which the commit's author wrote).
+	Source string `json:"source,omitempty"`
 }
 
 // Approval is a person's approval of a change for an environment, given

@@ -123,6 +123,7 @@ func (s *Server) recordTriggered(ctx context.Context, pr *gantry.Project, run *g
 	if c.Commits == nil {
 		c.Commits = []gantry.Commit{}
 	}
+	c.Reviews = s.changeReviews(ctx, run, c)
 	now := s.opts.Now()
 	c.Opened = now
 	if _, err := change.Record(ctx, s.opts.Store, c, run.ID, now); err != nil {
@@ -488,6 +489,8 @@ func (s *Server) jobPutChange(w http.ResponseWriter, r *http.Request) error {
 		// The store knows which runs belong to the change; the agent
 		// speaks for its own run only.
 		c.Runs = nil
+		// Reviews given since the push count at the run's gates.
+		c.Reviews = s.changeReviews(ctx, run, c)
 		_, err := change.Record(ctx, s.opts.Store, c, run.ID, s.opts.Now())
 		return err
 	})

@@ -42,18 +42,11 @@ func (s *Server) reportStatus(ctx context.Context, run *gantry.Run) {
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
-	token := ""
-	if s.opts.Secrets != nil {
-		v, err := s.opts.Secrets.Resolve(ctx, run.Project, "", []string{ForgeTokenName})
-		if err != nil {
-			if !errors.Is(err, gantry.ErrNotFound) {
-				s.opts.Logger.Warn("commit status: forge token", "project", run.Project, "err", err)
-			}
-			return
+	token, err := s.forgeToken(ctx, run.Project)
+	if err != nil {
+		if !errors.Is(err, errNoForgeToken) {
+			s.opts.Logger.Warn("commit status: forge token", "project", run.Project, "err", err)
 		}
-		token = v[ForgeTokenName]
-	}
-	if token == "" {
 		return
 	}
 	ft, _ := forge.ParseType(t.Forge)
