@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os/exec"
 	"strings"
 	"text/tabwriter"
@@ -17,19 +18,7 @@ import (
 	"gantry.dev/gantry/internal/change"
 	"gantry.dev/gantry/internal/ledger"
 	"gantry.dev/gantry/internal/server"
-	"gantry.dev/gantry/internal/store/sqlite"
 )
-
-// storeChanges gives a gate the local store's changes.
-type storeChanges struct{ st *sqlite.Store }
-
-func (s storeChanges) ChangeState(ctx context.Context, project, id string, since time.Time) (*change.State, error) {
-	return change.LoadState(ctx, s.st, project, id, since)
-}
-
-func (s storeChanges) PutChange(ctx context.Context, c *gantry.Change) error {
-	return s.st.PutChange(ctx, c)
-}
 
 // gitUser is who git says is working in the repository at dir: its
 // user.email, or user.name; "" when git knows neither.
@@ -46,74 +35,178 @@ func gitUser(ctx context.Context, dir string) string {
 	return ""
 }
 
+// changeRemote says where gantry change, approve and report read: a
+// server's project when --project is given, else the local state.
+type changeRemote struct {
+	serverConn
+	project string
+}
+
+func (r *changeRemote) flags(fl interface {
+	StringVar(p *string, name, value, usage string)
+}) {
+	fl.StringVar(&r.project, "project", "", "read the server's `PROJECT` instead of the local state (with --server and a token)")
+	r.serverConn.flags(fl)
+}
+
+// on reports whether the command talks to a server, and checks that it
+// can.
+func (r *changeRemote) on(e *env) (bool, error) {
+	if r.project == "" {
+		if r.server != "" {
+			return false, gantry.Errorf(gantry.EInvalid, "--server: say which project with --project NAME")
+		}
+		return false, nil
+	}
+	return true, r.resolve(e)
+}
+
+// ref resolves latest to the ID of the project's newest change.
+func (r *changeRemote) ref(ctx context.Context, ref string) (string, error) {
+	if ref != "latest" {
+		return ref, nil
+	}
+	var latest []*gantry.Change
+	if err := apiCall(ctx, r.server, r.token, "GET", r.path("/changes?limit=1"), nil, &latest); err != nil {
+		return "", err
+	}
+	if len(latest) == 0 {
+		return "", gantry.Errorf(gantry.ENotFound, "project %s has no changes yet", r.project)
+	}
+	return latest[0].ID, nil
+}
+
+func (r *changeRemote) path(rest string) string {
+	return "/api/v1/projects/" + url.PathEscape(r.project) + rest
+}
+
+// changeView is a change as gantry change show --json prints it, and as
+// a server's API returns it.
+type changeView struct {
+	Change           *gantry.Change     `json:"change"`
+	Approvals        []*gantry.Approval `json:"approvals"`
+	RetrospectiveDue bool               `json:"retrospective_due"`
+	Environments     []change.Readiness `json:"environments"`
+}
+
+// viewChange reads a change with its approvals and what each environment
+// still needs.
+func viewChange(ctx context.Context, e *env, g *globals, r *changeRemote, ref string) (*changeView, error) {
+	remote, err := r.on(e)
+	if err != nil {
+		return nil, err
+	}
+	if remote {
+		if ref, err = r.ref(ctx, ref); err != nil {
+			return nil, err
+		}
+		v := &changeView{}
+		if err := apiCall(ctx, r.server, r.token, "GET", r.path("/changes/"+url.PathEscape(ref)), nil, v); err != nil {
+			return nil, err
+		}
+		return v, nil
+	}
+	st, err := openState(ctx, e, g)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	c, err := findChange(ctx, st, ref)
+	if err != nil {
+		return nil, err
+	}
+	approvals, err := st.Approvals(ctx, c.Project, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	repo, err := g.repo(e)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := change.LoadConfig(repo)
+	if err != nil {
+		return nil, err
+	}
+	return &changeView{Change: c, Approvals: approvals, RetrospectiveDue: change.RetrospectiveDue(c, approvals),
+		Environments: change.ReadinessOf(cfg, c, approvals, time.Now())}, nil
+}
+
 func newChangeCmd(e *env, g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "change",
 		Short: "Show changes: their classification, risk factors, approvals and runs",
 	}
 	var asJSON bool
+	showRemote := &changeRemote{}
 	show := &cobra.Command{
 		Use:   "show [CHANGE|latest]",
 		Short: "Show a change: why it is standard, normal or urgent, who approved it, what it still needs",
-		Long: `Show a change from the local state: its commits, author and reviewers, its
-class with the risk score and every factor behind it, its approvals, and
-what each environment still needs before it may be deployed there.
+		Long: `Show a change: its commits, author and reviewers, its class with the risk
+score and every factor behind it, its approvals, and what each environment
+still needs before it may be deployed there. It reads the local state, or a
+server's project with --project NAME (and --server, --token).
 
 CHANGE is a change's ID (the head commit's first 12 hex digits, or pr-N), a
-unique prefix of one, or latest.`,
+unique prefix of one (locally), or latest.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			st, err := openState(ctx, e, g)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
 			ref := "latest"
 			if len(args) == 1 {
 				ref = args[0]
 			}
-			c, err := findChange(ctx, st, ref)
-			if err != nil {
-				return err
-			}
-			approvals, err := st.Approvals(ctx, c.Project, c.ID)
-			if err != nil {
-				return err
-			}
-			repo, err := g.repo(e)
-			if err != nil {
-				return err
-			}
-			cfg, err := change.LoadConfig(repo)
+			v, err := viewChange(cmd.Context(), e, g, showRemote, ref)
 			if err != nil {
 				return err
 			}
 			if asJSON {
-				return writeJSON(e.stdout, changeView{Change: c, Approvals: approvals,
-					RetrospectiveDue: change.RetrospectiveDue(c, approvals)})
+				return writeJSON(e.stdout, v)
 			}
-			printChange(e.stdout, cfg, c, approvals)
+			printChange(e.stdout, v)
 			return nil
 		},
 	}
-	show.Flags().BoolVar(&asJSON, "json", false, "print the change and its approvals as JSON")
+	show.Flags().BoolVar(&asJSON, "json", false, "print the change, its approvals and readiness as JSON")
+	showRemote.flags(show.Flags())
 	var limit int
 	var due bool
+	listRemote := &changeRemote{}
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List changes, newest first, with their class and approvals",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			st, err := openState(ctx, e, g)
+			remote, err := listRemote.on(e)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			changes, err := st.Changes(ctx, gantry.ChangeFilter{})
-			if err != nil {
-				return err
+			var changes []*gantry.Change
+			var approvals func(c *gantry.Change) ([]*gantry.Approval, error)
+			if remote {
+				q := ""
+				if limit > 0 && !due {
+					q = fmt.Sprintf("?limit=%d", limit)
+				}
+				if err := apiCall(ctx, listRemote.server, listRemote.token, "GET", listRemote.path("/changes"+q), nil, &changes); err != nil {
+					return err
+				}
+				approvals = func(c *gantry.Change) ([]*gantry.Approval, error) {
+					v, err := viewChange(ctx, e, g, listRemote, c.ID)
+					if err != nil {
+						return nil, err
+					}
+					return v.Approvals, nil
+				}
+			} else {
+				st, err := openState(ctx, e, g)
+				if err != nil {
+					return err
+				}
+				defer st.Close()
+				if changes, err = st.Changes(ctx, gantry.ChangeFilter{}); err != nil {
+					return err
+				}
+				approvals = func(c *gantry.Change) ([]*gantry.Approval, error) { return st.Approvals(ctx, c.Project, c.ID) }
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "CHANGE\tCLASS\tRISK\tAUTHOR\tOPENED\tAPPROVALS\tTITLE")
@@ -122,11 +215,11 @@ unique prefix of one, or latest.`,
 				if limit > 0 && shown == limit {
 					break
 				}
-				approvals, err := st.Approvals(ctx, c.Project, c.ID)
+				as, err := approvals(c)
 				if err != nil {
 					return err
 				}
-				retro := change.RetrospectiveDue(c, approvals)
+				retro := change.RetrospectiveDue(c, as)
 				if due && !retro {
 					continue
 				}
@@ -139,22 +232,16 @@ unique prefix of one, or latest.`,
 					class += " (retrospective due)"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", c.ID, class, risk, dash(c.Author),
-					c.Opened.Local().Format(time.DateTime), len(approvals), oneLine(c.Title, 50))
+					c.Opened.Local().Format(time.DateTime), len(as), oneLine(c.Title, 50))
 			}
 			return tw.Flush()
 		},
 	}
 	list.Flags().IntVarP(&limit, "limit", "n", 20, "show at most `N` changes (0: all)")
 	list.Flags().BoolVar(&due, "retrospective-due", false, "only urgent changes whose retrospective review is not done")
+	listRemote.flags(list.Flags())
 	cmd.AddCommand(show, list)
 	return cmd
-}
-
-// changeView is a change as gantry change show --json prints it.
-type changeView struct {
-	Change           *gantry.Change     `json:"change"`
-	Approvals        []*gantry.Approval `json:"approvals"`
-	RetrospectiveDue bool               `json:"retrospective_due"`
 }
 
 // findChange resolves "latest", a change ID or a unique prefix of one.
@@ -196,7 +283,8 @@ func findChange(ctx context.Context, st gantry.ChangeStore, ref string) (*gantry
 }
 
 // printChange writes a change for people.
-func printChange(w io.Writer, cfg *change.Config, c *gantry.Change, approvals []*gantry.Approval) {
+func printChange(w io.Writer, v *changeView) {
+	c, approvals := v.Change, v.Approvals
 	fmt.Fprintf(w, "change %s: %s\n", c.ID, c.Title)
 	fmt.Fprintf(w, "  author     %s\n", dash(c.Author))
 	if c.Branch != "" {
@@ -255,31 +343,22 @@ func printChange(w io.Writer, cfg *change.Config, c *gantry.Change, approvals []
 		}
 		fmt.Fprintln(w, line)
 	}
-	if change.RetrospectiveDue(c, approvals) {
+	if v.RetrospectiveDue {
 		fmt.Fprintf(w, "\nretrospective review due: gantry approve %s --env ENV --retrospective\n", c.ID)
 	}
-	if cfg == nil || c.Classification == nil {
+	if c.Classification == nil || len(v.Environments) == 0 {
 		return
 	}
-	fmt.Fprintln(w, "\nenvironments (approvals and freezes, as of now; the run checks its gates and deployer):")
-	now := time.Now()
-	for _, name := range cfg.EnvironmentNames() {
-		adm := change.Admit(cfg, name, c, approvals, nil, change.Actor{Role: gantry.RoleAdmin}, now)
-		var missing []string
-		for _, r := range adm.Reasons {
-			if strings.Contains(r, "has not passed") {
-				continue // gates are the run's business
-			}
-			missing = append(missing, r)
-		}
-		if len(missing) == 0 {
-			fmt.Fprintf(w, "  %-12s ready\n", name)
+	fmt.Fprintln(w, "\nenvironments (what the change still needs; the deploying run checks its gates and who deploys):")
+	for _, env := range v.Environments {
+		if env.Ready {
+			fmt.Fprintf(w, "  %-12s ready\n", env.Name)
 			continue
 		}
-		for i, r := range missing {
+		for i, r := range env.Reasons {
 			label := ""
 			if i == 0 {
-				label = name
+				label = env.Name
 			}
 			fmt.Fprintf(w, "  %-12s %s\n", label, r)
 		}
@@ -297,6 +376,7 @@ type approveFlags struct {
 	env           string
 	retrospective bool
 	comment       string
+	remote        changeRemote
 }
 
 func newApproveCmd(e *env, g *globals) *cobra.Command {
@@ -306,21 +386,47 @@ func newApproveCmd(e *env, g *globals) *cobra.Command {
 		Short: "Approve a change for an environment (never your own, unless the project allows it)",
 		Long: `Approve a normal change for an environment, or give an urgent change its
 retrospective review (--retrospective). In local mode the approver is the git
-user (user.email). Nobody may approve a change they wrote, unless
-.gantry/changes.yml documents a single-maintainer exception; such an approval
-records the exception. Every approval is an audit event in the ledger.`,
+user (user.email); with --project NAME (and --server, --token) it is the
+token's user, on that server's project, under the project's rules. Nobody
+may approve a change they wrote, unless the rules (.gantry/changes.yml, or
+the project's) document a single-maintainer exception; such an approval
+records the exception. Every approval is an audit event in the ledger, and
+counts for the change's commits as they are: a new push needs a new one.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return approveChange(cmd.Context(), e, g, f, args[0]) },
 	}
 	cmd.Flags().StringVar(&f.env, "env", "", "the `ENV`ironment the approval is for (required)")
 	cmd.Flags().BoolVar(&f.retrospective, "retrospective", false, "give an urgent change its retrospective review")
 	cmd.Flags().StringVarP(&f.comment, "comment", "m", "", "why, in your words")
+	f.remote.flags(cmd.Flags())
 	return cmd
 }
 
 func approveChange(ctx context.Context, e *env, g *globals, f *approveFlags, ref string) error {
 	if f.env == "" {
 		return gantry.Errorf(gantry.EInvalid, "approve: say which environment with --env ENV")
+	}
+	kind := gantry.ApprovalDeploy
+	if f.retrospective {
+		kind = gantry.ApprovalRetrospective
+	}
+	remote, err := f.remote.on(e)
+	if err != nil {
+		return err
+	}
+	if remote {
+		r := &f.remote
+		if ref, err = r.ref(ctx, ref); err != nil {
+			return err
+		}
+		var a gantry.Approval
+		err := apiCall(ctx, r.server, r.token, "POST", r.path("/changes/"+url.PathEscape(ref)+"/approvals"),
+			map[string]string{"environment": f.env, "kind": kind, "comment": f.comment}, &a)
+		if err != nil {
+			return err
+		}
+		printApproval(e.stdout, &a, "")
+		return nil
 	}
 	st, _, stateDir, err := openLedgerState(ctx, e, g)
 	if err != nil {
@@ -342,10 +448,6 @@ func approveChange(ctx context.Context, e *env, g *globals, f *approveFlags, ref
 	who := gitUser(ctx, repo)
 	if who == "" {
 		return gantry.Errorf(gantry.EInvalid, "approve: git does not say who you are: set git config user.email")
-	}
-	kind := gantry.ApprovalDeploy
-	if f.retrospective {
-		kind = gantry.ApprovalRetrospective
 	}
 	keys, err := loadKeys(e, repo, stateDir, false)
 	if err != nil {
@@ -381,9 +483,14 @@ func approveChange(ctx context.Context, e *env, g *globals, f *approveFlags, ref
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "approved change %s for %s as %s (%s); audit event in ledger entry %d\n", c.ID, f.env, who, kind, ev.LedgerIndex)
-	if a.Exception != "" {
-		fmt.Fprintf(e.stdout, "recorded as a single-maintainer exception: %s\n", a.Exception)
-	}
+	printApproval(e.stdout, a, fmt.Sprintf("; audit event in ledger entry %d", ev.LedgerIndex))
 	return nil
+}
+
+// printApproval says what was approved, and any exception it records.
+func printApproval(w io.Writer, a *gantry.Approval, more string) {
+	fmt.Fprintf(w, "approved change %s for %s as %s (%s)%s\n", a.Change, a.Environment, a.Approver, a.Kind, more)
+	if a.Exception != "" {
+		fmt.Fprintf(w, "recorded as a single-maintainer exception: %s\n", a.Exception)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -20,6 +21,7 @@ type reportFlags struct {
 	format    string
 	out       string
 	protected []string
+	remote    changeRemote
 }
 
 func newReportCmd(e *env, g *globals) *cobra.Command {
@@ -37,7 +39,8 @@ AU-10, RA-5, SI-7, SR-4 and SOC 2 CC8.1.
 for people, with charts, printable to PDF from a browser.
 
 DATE is YYYY-MM-DD (UTC) or RFC 3339; --to is exclusive and defaults to now,
---from to the first change.`,
+--from to the first change. With --project NAME (and --server, --token) the
+server writes the report of its project.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return writeComplianceReport(cmd.Context(), e, g, f) },
 	}
@@ -46,7 +49,8 @@ DATE is YYYY-MM-DD (UTC) or RFC 3339; --to is exclusive and defaults to now,
 	fl.StringVar(&f.to, "to", "", "report changes opened before `DATE`")
 	fl.StringVar(&f.format, "format", "oscal", "oscal or html")
 	fl.StringVarP(&f.out, "output", "o", "", "the `FILE` to write (required)")
-	fl.StringSliceVar(&f.protected, "protected-branch", []string{"main", "master", "release/*"}, "branch `GLOB`s that are protected on the forge")
+	fl.StringSliceVar(&f.protected, "protected-branch", []string{"main", "master", "release/*"}, "branch `GLOB`s that are protected on the forge (locally; a server uses its project's)")
+	f.remote.flags(fl)
 	return cmd
 }
 
@@ -86,6 +90,33 @@ func writeComplianceReport(ctx context.Context, e *env, g *globals, f *reportFla
 	if err != nil {
 		return err
 	}
+	out := f.out
+	if !filepath.IsAbs(out) && g.dir != "" {
+		out = filepath.Join(g.dir, out)
+	}
+	remote, err := f.remote.on(e)
+	if err != nil {
+		return err
+	}
+	if remote {
+		q := url.Values{"format": {f.format}}
+		if f.from != "" {
+			q.Set("from", f.from)
+		}
+		if f.to != "" {
+			q.Set("to", f.to)
+		}
+		var body []byte
+		if err := apiCall(ctx, f.remote.server, f.remote.token, "GET", f.remote.path("/report?"+q.Encode()), nil, &body); err != nil {
+			return err
+		}
+		err := writeFileAtomic(out, func(w io.Writer) error { _, err := w.Write(body); return err }, func() {})
+		if err != nil {
+			return fmt.Errorf("report: write %s: %w", f.out, err)
+		}
+		fmt.Fprintf(e.stdout, "report: %s of project %s (%d bytes) written to %s\n", f.format, f.remote.project, len(body), f.out)
+		return nil
+	}
 	st, err := openState(ctx, e, g)
 	if err != nil {
 		return err
@@ -103,10 +134,6 @@ func writeComplianceReport(ctx context.Context, e *env, g *globals, f *reportFla
 	}
 	if len(r.Changes) == 0 {
 		return gantry.Errorf(gantry.ENotFound, "report: no changes opened in the period")
-	}
-	out := f.out
-	if !filepath.IsAbs(out) && g.dir != "" {
-		out = filepath.Join(g.dir, out)
 	}
 	err = writeFileAtomic(out, func(w io.Writer) error { return write(w, r) }, func() {})
 	if err != nil {

@@ -210,7 +210,7 @@ func runPipeline(ctx context.Context, e *env, g *globals, f *runFlags) error {
 		TrustedKeys: []string{keyHint}, Warn: ui.notice,
 		// Locally, the base branch stands for the protected one.
 		ProtectedBranches: []string{f.baseBranch},
-		Changes:           storeChanges{store}, Config: changeCfg,
+		Changes:           gate.StoreChanges{Store: store}, Config: changeCfg,
 		// On this machine, whoever runs gantry is the project's admin.
 		Actor: change.Actor{Name: r.Trigger.Actor, Role: gantry.RoleAdmin},
 	}

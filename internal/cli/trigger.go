@@ -19,7 +19,8 @@ import (
 )
 
 // apiCall calls a Gantry server's API with a token: in is sent as JSON,
-// or as plain text when it is a string; a JSON answer is decoded into out.
+// or as plain text when it is a string; a JSON answer is decoded into out,
+// or kept as it is when out is a *[]byte.
 func apiCall(ctx context.Context, server, token, method, path string, in, out any) error {
 	var body io.Reader
 	ctype := "application/json"
@@ -54,6 +55,10 @@ func apiCall(ctx context.Context, server, token, method, path string, in, out an
 			e.Error = strings.TrimSpace(string(b))
 		}
 		return gantry.Errorf(agentproto.Kind(resp.StatusCode), "%s (%d)", e.Error, resp.StatusCode)
+	}
+	if raw, ok := out.(*[]byte); ok {
+		*raw = b
+		return nil
 	}
 	if out != nil && len(b) > 0 {
 		return json.Unmarshal(b, out)

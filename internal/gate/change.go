@@ -24,6 +24,25 @@ type Changes interface {
 	PutChange(ctx context.Context, c *gantry.Change) error
 }
 
+// ChangeStore is a store a gate reads and records changes in.
+type ChangeStore interface {
+	change.StateStore
+	PutChange(ctx context.Context, c *gantry.Change) error
+}
+
+// StoreChanges are the Changes of a store: gantry run's.
+type StoreChanges struct{ Store ChangeStore }
+
+// ChangeState loads a change's state from the store.
+func (s StoreChanges) ChangeState(ctx context.Context, project, id string, since time.Time) (*change.State, error) {
+	return change.LoadState(ctx, s.Store, project, id, since)
+}
+
+// PutChange records a change in the store.
+func (s StoreChanges) PutChange(ctx context.Context, c *gantry.Change) error {
+	return s.Store.PutChange(ctx, c)
+}
+
 // changeState reads the run's change, or says why there is none.
 func changeState(ctx context.Context, opts Options, run *gantry.Run) (*change.State, error) {
 	if opts.Changes == nil || opts.Config == nil {

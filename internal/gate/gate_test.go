@@ -15,17 +15,6 @@ import (
 	"gantry.dev/gantry/internal/store/sqlite"
 )
 
-// storeChanges gives the gate a store's changes, as gantry run does.
-type storeChanges struct{ st *sqlite.Store }
-
-func (s storeChanges) ChangeState(ctx context.Context, project, id string, since time.Time) (*change.State, error) {
-	return change.LoadState(ctx, s.st, project, id, since)
-}
-
-func (s storeChanges) PutChange(ctx context.Context, c *gantry.Change) error {
-	return s.st.PutChange(ctx, c)
-}
-
 // world is a store with one run of one change, whose commit stage ran a
 // test step.
 type world struct {
@@ -68,7 +57,7 @@ func newWorld(t *testing.T, rules string, testPassed bool) *world {
 	}
 	c := &gantry.Change{ID: "c0ffee000000", Title: "a small fix", Author: "alice@example.com", Branch: "feature", BaseBranch: "main",
 		Commits: []gantry.Commit{{SHA: "c0ffee", Author: "Alice", AuthorEmail: "alice@example.com"}},
-		Lines: 12, Files: 1, Paths: []string{"cmd/app/main.go"}}
+		Lines:   12, Files: 1, Paths: []string{"cmd/app/main.go"}}
 	if _, err := change.Record(ctx, st, c, run.ID, now); err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +66,7 @@ func newWorld(t *testing.T, rules string, testPassed bool) *world {
 		t.Fatal(err)
 	}
 	w := &world{st: st, run: run, now: now}
-	w.opts = Options{Evidence: st, Now: func() time.Time { return now }, Changes: storeChanges{st}, Config: cfg,
+	w.opts = Options{Evidence: st, Now: func() time.Time { return now }, Changes: StoreChanges{st}, Config: cfg,
 		Actor: change.Actor{Name: "bob@example.com", Role: gantry.RoleDeveloper}}
 	return w
 }
@@ -158,7 +147,9 @@ func TestAdmit(t *testing.T) {
 		if g.Allowed || !strings.HasPrefix(g.Reasons[0], "needs 1 approval for production") {
 			t.Fatalf("gate %+v", g)
 		}
-		if !slices.ContainsFunc(g.Notes, func(n string) bool { return strings.HasPrefix(n, "risk factor sensitive_paths 40.0 of 40: touches delivery") }) {
+		if !slices.ContainsFunc(g.Notes, func(n string) bool {
+			return strings.HasPrefix(n, "risk factor sensitive_paths 40.0 of 40: touches delivery")
+		}) {
 			t.Errorf("notes %q", g.Notes)
 		}
 		cfg := w.opts.Config

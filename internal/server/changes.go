@@ -137,16 +137,7 @@ type changeView struct {
 	Change           *gantry.Change     `json:"change"`
 	Approvals        []*gantry.Approval `json:"approvals"`
 	RetrospectiveDue bool               `json:"retrospective_due"`
-	Environments     []environmentView  `json:"environments"`
-}
-
-// environmentView says whether a change is ready for an environment as of
-// now, for the reader: what it still needs besides its run's gates.
-type environmentView struct {
-	Name    string   `json:"name"`
-	Ready   bool     `json:"ready"`
-	Reasons []string `json:"reasons"`
-	Notes   []string `json:"notes,omitempty"`
+	Environments     []change.Readiness `json:"environments"`
 }
 
 // projectFor authorizes action on the project in the path and loads it.
@@ -190,7 +181,7 @@ func (s *Server) listChanges(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getChange(w http.ResponseWriter, r *http.Request) error {
-	pr, p, err := s.projectFor(r, ActRunRead)
+	pr, _, err := s.projectFor(r, ActRunRead)
 	if err != nil {
 		return err
 	}
@@ -207,25 +198,8 @@ func (s *Server) getChange(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	role, err := s.roleIn(ctx, p.Name, pr.Name)
-	if err != nil {
-		return err
-	}
-	v := changeView{Change: c, Approvals: orEmpty(approvals), RetrospectiveDue: change.RetrospectiveDue(c, approvals), Environments: []environmentView{}}
-	now := s.opts.Now()
-	for _, name := range cfg.EnvironmentNames() {
-		adm := change.Admit(cfg, name, c, approvals, nil, change.Actor{Name: p.Name, Role: role}, now)
-		ev := environmentView{Name: name, Reasons: []string{}, Notes: adm.Notes}
-		for _, reason := range adm.Reasons {
-			// Required gates are the run's business, decided when it
-			// gets there.
-			if !strings.Contains(reason, "has not passed") {
-				ev.Reasons = append(ev.Reasons, reason)
-			}
-		}
-		ev.Ready = len(ev.Reasons) == 0
-		v.Environments = append(v.Environments, ev)
-	}
+	v := changeView{Change: c, Approvals: orEmpty(approvals), RetrospectiveDue: change.RetrospectiveDue(c, approvals),
+		Environments: change.ReadinessOf(cfg, c, approvals, s.opts.Now())}
 	writeJSON(w, http.StatusOK, v)
 	return nil
 }

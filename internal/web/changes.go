@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -193,18 +192,11 @@ func (h *Handler) changeView(ctx context.Context, s Session, p *gantry.Project, 
 // Who deploys and which gates passed belong to a run, so they are shown as
 // rules, not checked.
 func admissions(cfg *change.Config, c *gantry.Change, approvals []*gantry.Approval, now time.Time) []readiness {
-	loose := *cfg
-	loose.Environments = slices.Clone(cfg.Environments)
-	for i := range loose.Environments {
-		loose.Environments[i].Deployers = nil
-		loose.Environments[i].RequiredGates = nil
-	}
 	var out []readiness
-	for _, name := range cfg.EnvironmentNames() {
-		env, _ := cfg.Environment(name)
-		ad := change.Admit(&loose, name, c, approvals, nil, change.Actor{}, now)
+	for _, ad := range change.ReadinessOf(cfg, c, approvals, now) {
+		env, _ := cfg.Environment(ad.Name)
 		out = append(out, readiness{
-			Environment: name, Ready: ad.Allowed, Reasons: ad.Reasons, Notes: ad.Notes,
+			Environment: ad.Name, Ready: ad.Ready, Reasons: ad.Reasons, Notes: ad.Notes,
 			RequiredApprovals: env.RequiredApprovals, ApproverRole: env.ApproverRole,
 			RequiredGates: env.RequiredGates, Deployers: env.Deployers,
 		})
