@@ -112,6 +112,10 @@ type StepResult struct {
 	Meta       map[string]string `json:"meta,omitempty"`           // executor facts, such as the image digest
 }
 
+// MetaCoverage is the StepResult.Meta key of a step's total test
+// coverage, in percent with one decimal, read from its coverage report.
+const MetaCoverage = "coverage"
+
 // Duration is how long the step took.
 func (s *StepResult) Duration() time.Duration {
 	if s.StartedAt.IsZero() || s.FinishedAt.IsZero() {

@@ -192,7 +192,8 @@ func (r *remote) ChangeState(ctx context.Context, _, _ string, _ time.Time) (*ch
 		return nil, gantry.Errorf(gantry.ENotFound, "the server sent no change for run %s", r.run)
 	}
 	return &change.State{Change: cs.Change, Approvals: cs.Approvals, Incidents: cs.Incidents,
-		History: change.History{Changes: cs.History.Changes, Failed: cs.History.Failed}}, nil
+		History:      change.History{Changes: cs.History.Changes, Failed: cs.History.Failed},
+		BaseCoverage: cs.BaseCoverage}, nil
 }
 
 // PutChange records the run's change: as the checkout shows it, or with

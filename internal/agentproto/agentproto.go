@@ -80,6 +80,9 @@ type ChangeState struct {
 	// those whose latest run failed.
 	History   ChangeHistory `json:"history"`
 	Incidents int           `json:"incidents"`
+	// BaseCoverage is the test coverage of the base branch's latest
+	// successful run that measured it, in percent; absent when none did.
+	BaseCoverage *float64 `json:"base_coverage,omitempty"`
 }
 
 // ChangeHistory is an author's recent record.

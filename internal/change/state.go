@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,10 +15,14 @@ import (
 // from the store: its approvals, its author's recent record and its
 // project's recent incidents.
 type State struct {
-	Change    *gantry.Change
-	Approvals []*gantry.Approval
-	History   History
-	Incidents int
+	Change    *gantry.Change     `json:"change"`
+	Approvals []*gantry.Approval `json:"approvals"`
+	History   History            `json:"history"`
+	Incidents int                `json:"incidents"`
+	// BaseCoverage is the test coverage, in percent, of the latest
+	// successful run on the change's base branch that measured it; nil
+	// when none did.
+	BaseCoverage *float64 `json:"base_coverage,omitempty"`
 }
 
 // StateStore is what LoadState reads: a gantry.ChangeStore's reads and the
@@ -27,8 +32,14 @@ type StateStore interface {
 	Changes(ctx context.Context, f gantry.ChangeFilter) ([]*gantry.Change, error)
 	Approvals(ctx context.Context, project, change string) ([]*gantry.Approval, error)
 	Run(ctx context.Context, id gantry.RunID) (*gantry.Run, error)
+	Runs(ctx context.Context, f gantry.RunFilter) ([]*gantry.Run, error)
 	Stages(ctx context.Context, run gantry.RunID) ([]*gantry.StageResult, error)
+	Steps(ctx context.Context, run gantry.RunID) ([]*gantry.StepResult, error)
 }
+
+// baseRuns bounds how many of the base branch's latest successful runs
+// LoadState reads for one that measured coverage.
+const baseRuns = 5
 
 // maxIncidentRuns bounds the failed runs LoadState reads the stages of, so
 // that a project with many failures does not slow every gate.
@@ -55,6 +66,22 @@ func LoadState(ctx context.Context, s StateStore, project, id string, since time
 		return nil, fmt.Errorf("load recent changes: %w", err)
 	}
 	st := &State{Change: c, Approvals: approvals}
+	if c.BaseBranch != "" {
+		base, err := s.Runs(ctx, gantry.RunFilter{Project: project, Branch: c.BaseBranch, Status: gantry.StatusSucceeded, Limit: baseRuns})
+		if err != nil {
+			return nil, fmt.Errorf("load the base branch's runs: %w", err)
+		}
+		for _, r := range base {
+			steps, err := s.Steps(ctx, r.ID)
+			if err != nil {
+				return nil, fmt.Errorf("load the steps of run %s: %w", r.ID, err)
+			}
+			if cov := RunCoverage(steps); cov != nil {
+				st.BaseCoverage = cov
+				break
+			}
+		}
+	}
 	failedRuns := 0
 	for _, o := range recent {
 		if o.ID == c.ID {
@@ -127,4 +154,24 @@ func failedDeployment(ctx context.Context, s StateStore, id gantry.RunID) (int, 
 		}
 	}
 	return 0, nil
+}
+
+// RunCoverage is a run's test coverage: the lowest of its steps' coverage
+// reports (gantry.MetaCoverage), or nil when no step measured it.
+func RunCoverage(steps []*gantry.StepResult) *float64 {
+	var low *float64
+	for _, s := range steps {
+		v, ok := s.Meta[gantry.MetaCoverage]
+		if !ok {
+			continue
+		}
+		p, err := strconv.ParseFloat(v, 64)
+		if err != nil || p < 0 || p > 100 {
+			continue
+		}
+		if low == nil || p < *low {
+			low = &p
+		}
+	}
+	return low
 }

@@ -2,6 +2,8 @@ package change
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +18,23 @@ type memStore struct {
 	approvals []*gantry.Approval
 	runs      map[gantry.RunID]*gantry.Run
 	stages    map[gantry.RunID][]*gantry.StageResult
+	steps     map[gantry.RunID][]*gantry.StepResult
+}
+
+// Runs lists the runs of f.Branch with f.Status, newest (by ID) first.
+func (m *memStore) Runs(_ context.Context, f gantry.RunFilter) ([]*gantry.Run, error) {
+	var out []*gantry.Run
+	for _, r := range m.runs {
+		if r.Trigger.Branch == f.Branch && r.Status == f.Status {
+			out = append(out, r)
+		}
+	}
+	slices.SortFunc(out, func(a, b *gantry.Run) int { return strings.Compare(string(b.ID), string(a.ID)) })
+	return out, nil
+}
+
+func (m *memStore) Steps(_ context.Context, id gantry.RunID) ([]*gantry.StepResult, error) {
+	return m.steps[id], nil
 }
 
 func (m *memStore) Stages(_ context.Context, id gantry.RunID) ([]*gantry.StageResult, error) {
@@ -65,6 +84,7 @@ func TestLoadState(t *testing.T) {
 		return &gantry.Change{Project: "shop", ID: id, Author: author, Opened: opened, Runs: runs}
 	}
 	this := ch("pr-9", "alice", in, "r9")
+	this.BaseBranch = "main"
 	urgent := ch("pr-3", "bob", in, "r3")
 	urgent.Urgent = "checkout down"
 	approval := &gantry.Approval{Project: "shop", Change: "pr-9", Environment: "production", Kind: gantry.ApprovalDeploy, Approver: "bob"}
@@ -86,6 +106,14 @@ func TestLoadState(t *testing.T) {
 			"r2":  {ID: "r2", Status: gantry.StatusSucceeded},
 			"r3":  {ID: "r3", Status: gantry.StatusFailed},
 			"r7":  {ID: "r7", Status: gantry.StatusFailed},
+			// main's latest successful run measured no coverage; the
+			// one before it did.
+			"m1": {ID: "m1", Status: gantry.StatusSucceeded, Trigger: gantry.Trigger{Branch: "main"}},
+			"m2": {ID: "m2", Status: gantry.StatusSucceeded, Trigger: gantry.Trigger{Branch: "main"}},
+		},
+		steps: map[gantry.RunID][]*gantry.StepResult{
+			"m1": {{Name: "unit", Meta: map[string]string{gantry.MetaCoverage: "81.5"}}, {Name: "e2e", Meta: map[string]string{gantry.MetaCoverage: "64.0"}}},
+			"m2": {{Name: "unit"}},
 		},
 		// r3 failed deploying to production: an incident; r7 failed
 		// before it deployed anything.
@@ -98,7 +126,8 @@ func TestLoadState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &State{Change: this, Approvals: []*gantry.Approval{approval}, History: History{Changes: 4, Failed: 1}, Incidents: 1}
+	base := 64.0 // the lowest of its steps'
+	want := &State{Change: this, Approvals: []*gantry.Approval{approval}, History: History{Changes: 4, Failed: 1}, Incidents: 1, BaseCoverage: &base}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("LoadState (-want +got):\n%s", diff)
 	}

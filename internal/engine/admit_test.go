@@ -79,3 +79,26 @@ func TestAStageThatDeploysIsAdmittedFirst(t *testing.T) {
 		})
 	}
 }
+
+func TestCoverageIsRecorded(t *testing.T) {
+	h := newHarness(t)
+	_, steps := h.run(context.Background(), `version: 1
+stages:
+  - name: commit
+    steps:
+      - {name: unit, run: 'write cover.xml <coverage lines-covered="3" lines-valid="4"/>', coverage: cover.xml}
+      - {name: none, run: 'write junk.xml <testsuite/>', coverage: junk.xml}
+      - {name: missing, run: 'echo no report', coverage: absent.out}
+`)
+	if s := steps["unit"]; s.Status != gantry.StatusSucceeded || s.Meta[gantry.MetaCoverage] != "75.0" || len(s.Outputs) != 1 || s.Outputs[0].Path != "cover.xml" {
+		t.Errorf("unit = %s %q, meta %v, outputs %v", s.Status, s.Reason, s.Meta, s.Outputs)
+	}
+	// No coverage is not full coverage: a report that cannot be read, or
+	// none, fails the step.
+	if s := steps["none"]; s.Status != gantry.StatusFailed || !strings.Contains(s.Reason, "coverage: coverage report (cobertura): the root element is <testsuite>") {
+		t.Errorf("none = %s %q", s.Status, s.Reason)
+	}
+	if s := steps["missing"]; s.Status != gantry.StatusFailed || !strings.HasPrefix(s.Reason, "coverage: ") {
+		t.Errorf("missing = %s %q", s.Status, s.Reason)
+	}
+}

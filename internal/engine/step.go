@@ -7,11 +7,13 @@ import (
 	"io"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
 	"gantry.dev/gantry"
 	"gantry.dev/gantry/internal/action"
+	"gantry.dev/gantry/internal/coverage"
 	"gantry.dev/gantry/internal/spec"
 )
 
@@ -177,7 +179,16 @@ func (rn *run) execute(ctx context.Context, s *spec.PlanStep, res *gantry.StepRe
 		}
 		res.Outputs = append(res.Outputs, report...)
 	}
-	outputs := slices.DeleteFunc(slices.Clone(s.Outputs), func(p string) bool { return p == s.TestReport })
+	if s.Coverage != "" && (res.Status == gantry.StatusSucceeded || res.Status == gantry.StatusFailed) {
+		if err := rn.coverage(s, res); err != nil {
+			if res.Status == gantry.StatusSucceeded {
+				res.Status, res.Reason = gantry.StatusFailed, "coverage: "+err.Error()
+			} else {
+				log.systemf("coverage: %s", err)
+			}
+		}
+	}
+	outputs := slices.DeleteFunc(slices.Clone(s.Outputs), func(p string) bool { return p == s.TestReport || p == s.Coverage })
 	if res.Status == gantry.StatusSucceeded && len(outputs) > 0 {
 		outs, err := collectOutputs(rn.store, o.Blobs, o.Workspace, o.Dir, s.Name, outputs)
 		if err != nil {
@@ -353,4 +364,33 @@ func (u unavailable) Name() string { return u.name }
 
 func (u unavailable) Run(context.Context, *gantry.Task) (gantry.Exit, error) {
 	return gantry.Exit{Code: -1}, u.err
+}
+
+// coverage keeps a step's coverage report as an output and records its
+// total in the step's Meta.
+func (rn *run) coverage(s *spec.PlanStep, res *gantry.StepResult) error {
+	o := rn.e.opts
+	outs, err := collectOutputs(rn.store, o.Blobs, o.Workspace, o.Dir, s.Name, []string{s.Coverage})
+	if err != nil {
+		return err
+	}
+	res.Outputs = append(res.Outputs, outs...)
+	rc, err := o.Blobs.Open(rn.store, outs[0].Digest)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, coverage.MaxReport+1))
+	if err != nil {
+		return err
+	}
+	total, err := coverage.Parse(data)
+	if err != nil {
+		return errors.New(gantry.ErrorMessageOrText(err))
+	}
+	if res.Meta == nil {
+		res.Meta = map[string]string{}
+	}
+	res.Meta[gantry.MetaCoverage] = strconv.FormatFloat(total.Percent(), 'f', 1, 64)
+	return nil
 }

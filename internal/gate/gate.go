@@ -174,6 +174,12 @@ func input(ctx context.Context, opts Options, stage string, id gantry.RunID, st 
 		f.Change = policyChange(st.Change)
 		f.Approvals = policyApprovals(st.Approvals)
 	}
+	if cov := change.RunCoverage(steps); cov != nil {
+		f.Coverage = &policy.Coverage{Percent: *cov}
+		if st != nil {
+			f.Coverage.Base = st.BaseCoverage
+		}
+	}
 	f.Environment = policyEnvironment(opts.Config, env, now)
 	return policy.NewInput(stage, run, steps, findings, atts, f), nil
 }

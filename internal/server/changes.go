@@ -419,7 +419,8 @@ func (s *Server) jobGetChange(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, agentproto.ChangeState{
 		Change: st.Change, Approvals: orEmpty(st.Approvals), Incidents: st.Incidents,
-		History: agentproto.ChangeHistory{Changes: st.History.Changes, Failed: st.History.Failed},
+		History:      agentproto.ChangeHistory{Changes: st.History.Changes, Failed: st.History.Failed},
+		BaseCoverage: st.BaseCoverage,
 	})
 	return nil
 }

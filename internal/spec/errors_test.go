@@ -259,7 +259,7 @@ stages:
 		`9:9: unknown key "depends_on" in step "a": did you mean "needs"?`,
 		`10:9: unknown key "branch" in step "a": branch belongs under when`,
 		`11:9: unknown key "exit-codes" in step "a": exit-codes belongs under retry`,
-		`12:9: unknown key "frobnicate" in step "a"; expected name, run, uses, with, needs, env, secrets, when, executor, image, network, timeout, retry, continue-on-error, kind, test-report, outputs or matrix`,
+		`12:9: unknown key "frobnicate" in step "a"; expected name, run, uses, with, needs, env, secrets, when, executor, image, network, timeout, retry, continue-on-error, kind, test-report, coverage, outputs or matrix`,
 	}},
 	{name: "booleans", src: `version: 1
 stages:
@@ -375,6 +375,16 @@ stages:
 		"11:11: gate has no policies: add policies: with Rego files or directories",
 		`11:12: unknown key "polices" under gate: did you mean "policies"?`,
 		"16:17: gate.policies: the list is empty: name policy files or directories, or remove gate",
+	}},
+	{name: "coverage", src: `version: 1
+stages:
+  - name: a
+    steps:
+      - {name: a, run: x, coverage: /tmp/cover.out}
+      - {name: b, run: x, coverage: [c.out]}
+`, want: []string{
+		`5:37: coverage: "/tmp/cover.out" is absolute: write a path relative to the workspace`,
+		"6:37: coverage: expected a string, got a list",
 	}},
 	{name: "environment", src: `version: 1
 stages:

@@ -338,6 +338,15 @@ func (d *decoder) step(n *yaml.Node, j int, stage string) (Step, *stepInfo, bool
 					s.TestReport = v
 				}
 			}
+		case "coverage":
+			if v, ok := d.str(e.val, key); ok {
+				d.noExpr(e.val, v, key)
+				if msg := relPathProblem(v); msg != "" {
+					d.Errorf(e.val, "coverage: %q %s", v, msg)
+				} else {
+					s.Coverage = v
+				}
+			}
 		case "matrix":
 			matrixNode = e.val
 			s.Matrix, info.variants, matrixOK = d.matrix(e.val)

@@ -51,6 +51,7 @@ type PlanStep struct {
 	Outputs         []string          `json:"outputs,omitempty"`
 	Kind            string            `json:"kind,omitempty"`        // as written; "" lets the engine choose
 	TestReport      string            `json:"test_report,omitempty"` // relative to the workspace
+	Coverage        string            `json:"coverage,omitempty"`    // a coverage report, relative to the workspace
 	Matrix          map[string]string `json:"matrix,omitempty"`      // this variant's values; nil if not a matrix step
 	Pos             Pos               `json:"pos"`                   // where the step is written
 }
@@ -161,6 +162,7 @@ func (p *Pipeline) planStep(s Step, stageIndex int, stage string, vars map[strin
 		Outputs:         slices.Clone([]string(s.Outputs)),
 		Kind:            s.Kind,
 		TestReport:      s.TestReport,
+		Coverage:        s.Coverage,
 		Matrix:          vars,
 		Pos:             s.Pos,
 	}
