@@ -66,9 +66,10 @@ func New(opts Options) engine.GateFunc {
 		}
 		id := results[0].RunID
 		// The change is classified at every gate, on the evidence so far
-		// and what the stage's policies decided; a change that cannot be
-		// read is classified by no gate but the admission, which fails
-		// closed.
+		// and what the stage's policies decided, and the classification
+		// goes into the gate's notes, attested with it. A change that
+		// cannot be read is classified by no gate but the admission, which
+		// fails closed.
 		var st *change.State
 		var run *gantry.Run
 		if opts.Changes != nil {
@@ -77,64 +78,71 @@ func New(opts Options) engine.GateFunc {
 				st, _ = changeState(ctx, opts, run)
 			}
 		}
-		if len(stage.Policies) == 0 {
-			if st != nil {
-				if in, err := input(ctx, opts, stage.Name, id, st, stage.Environment); err == nil {
-					if _, err := classify(ctx, opts, run, st, in, stage.Environment, stepDenials(g)); err != nil {
-						opts.Warn(gantry.ErrorMessageOrText(err))
-					}
-				}
-			}
-			return g
-		}
-		deny := func(reason string) gantry.Gate {
-			g.Allowed = false
-			g.Reasons = append(g.Reasons, "policy: "+reason)
-			g.Decider = "steps+policy"
+		if len(stage.Policies) == 0 && st == nil {
 			return g
 		}
 		in, err := input(ctx, opts, stage.Name, id, st, stage.Environment)
 		if err != nil {
-			return deny(gantry.ErrorMessageOrText(err))
-		}
-		defer func() {
-			if st != nil {
-				if _, err := classify(ctx, opts, run, st, in, stage.Environment, stepDenials(g)); err != nil {
-					opts.Warn(gantry.ErrorMessageOrText(err))
-				}
+			if len(stage.Policies) > 0 {
+				g.Allowed = false
+				g.Reasons = append(g.Reasons, "policy: "+gantry.ErrorMessageOrText(err))
+				g.Decider = "steps+policy"
 			}
-		}()
-		paths := make([]string, len(stage.Policies))
-		for i, p := range stage.Policies {
-			paths[i] = filepath.Join(opts.Base, filepath.FromSlash(p))
+			return g
 		}
-		srcs, err := policy.Load(paths)
-		if err != nil {
-			return deny(gantry.ErrorMessageOrText(err))
+		if len(stage.Policies) > 0 {
+			g = policies(ctx, opts, stage, in, g)
 		}
-		// Files are named relative to the pipeline's directory, so that
-		// a policy's digest does not depend on where the checkout is.
-		for i := range srcs {
-			if rel, err := filepath.Rel(opts.Base, srcs[i].Name); err == nil {
-				srcs[i].Name = filepath.ToSlash(rel)
-			}
-		}
-		d, err := policy.Evaluate(ctx, srcs, stage.Name, in)
-		if d == nil {
-			return deny(gantry.ErrorMessageOrText(err))
-		}
-		for _, w := range d.Warn {
-			opts.Warn("policy warning in stage " + stage.Name + ": " + w)
-		}
-		g.Decider = "steps+policy " + string(d.PolicyDigest)
-		if !d.Allowed {
-			g.Allowed = false
-			for _, r := range d.Deny {
-				g.Reasons = append(g.Reasons, "policy: "+strings.TrimSpace(r))
+		if st != nil {
+			cls, err := classify(ctx, opts, run, st, in, stage.Environment, stepDenials(g))
+			if err != nil {
+				opts.Warn(gantry.ErrorMessageOrText(err))
+			} else {
+				g.Notes = append(g.Notes, describe(st.Change.ID, cls)...)
 			}
 		}
 		return g
 	}
+}
+
+// policies adds the stage's policies' decision to g.
+func policies(ctx context.Context, opts Options, stage *spec.PlanStage, in *policy.Input, g gantry.Gate) gantry.Gate {
+	deny := func(reason string) gantry.Gate {
+		g.Allowed = false
+		g.Reasons = append(g.Reasons, "policy: "+reason)
+		g.Decider = "steps+policy"
+		return g
+	}
+	paths := make([]string, len(stage.Policies))
+	for i, p := range stage.Policies {
+		paths[i] = filepath.Join(opts.Base, filepath.FromSlash(p))
+	}
+	srcs, err := policy.Load(paths)
+	if err != nil {
+		return deny(gantry.ErrorMessageOrText(err))
+	}
+	// Files are named relative to the pipeline's directory, so that a
+	// policy's digest does not depend on where the checkout is.
+	for i := range srcs {
+		if rel, err := filepath.Rel(opts.Base, srcs[i].Name); err == nil {
+			srcs[i].Name = filepath.ToSlash(rel)
+		}
+	}
+	d, err := policy.Evaluate(ctx, srcs, stage.Name, in)
+	if d == nil {
+		return deny(gantry.ErrorMessageOrText(err))
+	}
+	for _, w := range d.Warn {
+		opts.Warn("policy warning in stage " + stage.Name + ": " + w)
+	}
+	g.Decider = "steps+policy " + string(d.PolicyDigest)
+	if !d.Allowed {
+		g.Allowed = false
+		for _, r := range d.Deny {
+			g.Reasons = append(g.Reasons, "policy: "+strings.TrimSpace(r))
+		}
+	}
+	return g
 }
 
 // stepDenials are a gate's reasons when it did not allow the run.

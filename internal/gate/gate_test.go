@@ -96,6 +96,10 @@ func TestEveryGateClassifiesTheChange(t *testing.T) {
 	if !g.Allowed {
 		t.Fatalf("gate %+v", g)
 	}
+	// The classification is in the gate's notes, which are attested.
+	if len(g.Notes) == 0 || !strings.HasPrefix(g.Notes[0], "change c0ffee000000 is standard: risk ") {
+		t.Errorf("notes %q", g.Notes)
+	}
 	cl := w.change(t).Classification
 	if cl == nil || cl.Class != gantry.ClassStandard || cl.RunID != w.run.ID || len(cl.Factors) != len(change.Factors) {
 		t.Fatalf("classification %+v", cl)
