@@ -2,6 +2,7 @@ package report
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -20,7 +21,21 @@ type Source interface {
 	Run(ctx context.Context, id gantry.RunID) (*gantry.Run, error)
 	Stages(ctx context.Context, run gantry.RunID) ([]*gantry.StageResult, error)
 	Attestations(ctx context.Context, f gantry.AttestationFilter) ([]*gantry.Attestation, error)
+	AuditEvents(ctx context.Context, f gantry.AuditFilter) ([]*gantry.AuditEvent, error)
 	gantry.LedgerStore
+}
+
+// ApproveAction is the audit action of an approval, as the CLI and the
+// server record it: its target is the change ("PROJECT/ID", or the ID in
+// local mode), its detail the environment and the kind.
+const ApproveAction = "change.approve"
+
+// ChangeTarget is the audit target of an approval of a change.
+func ChangeTarget(project, id string) string {
+	if project == "" {
+		return id
+	}
+	return project + "/" + id
 }
 
 // CollectOptions say which changes Collect reports on.
@@ -70,10 +85,14 @@ func Collect(ctx context.Context, src Source, opts CollectOptions) (*Report, int
 			r.From = minTime(r.From, c.Opened)
 		}
 	}
+	audits, err := src.AuditEvents(ctx, gantry.AuditFilter{Action: ApproveAction})
+	if err != nil {
+		return nil, 0, fmt.Errorf("report: read the approvals' audit events: %w", err)
+	}
 	unproven := 0
 	// Changes come newest first; a report reads oldest first.
 	for i := len(changes) - 1; i >= 0; i-- {
-		rc, n, err := collectChange(ctx, src, opts, changes[i], size)
+		rc, n, err := collectChange(ctx, src, opts, changes[i], size, audits)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -83,7 +102,7 @@ func Collect(ctx context.Context, src Source, opts CollectOptions) (*Report, int
 	return r, unproven, nil
 }
 
-func collectChange(ctx context.Context, src Source, opts CollectOptions, c *gantry.Change, size int64) (Change, int, error) {
+func collectChange(ctx context.Context, src Source, opts CollectOptions, c *gantry.Change, size int64, audits []*gantry.AuditEvent) (Change, int, error) {
 	rc := Change{
 		ID: c.ID, Title: c.Title, Opened: c.Opened.UTC(), Author: c.Author, Branch: c.Branch,
 	}
@@ -114,10 +133,23 @@ func collectChange(ctx context.Context, src Source, opts CollectOptions, c *gant
 	if err != nil {
 		return rc, 0, fmt.Errorf("report: approvals of change %s: %w", c.ID, err)
 	}
+	unproven := 0
 	for _, a := range approvals {
 		rc.Approvals = append(rc.Approvals, Approval{Who: a.Approver, Role: string(a.Role), At: a.At.UTC(), Env: a.Environment, Exception: a.Exception})
+		ev := approvalEvent(audits, c, a)
+		if ev == nil {
+			continue
+		}
+		if ev.LedgerIndex < 0 || ev.LedgerIndex >= size {
+			unproven++
+			continue
+		}
+		l, err := approvalLink(ctx, src, ev, size)
+		if err != nil {
+			return rc, 0, fmt.Errorf("report: approval of change %s by %s: %w", c.ID, a.Approver, err)
+		}
+		rc.Evidence = append(rc.Evidence, l)
 	}
-	unproven := 0
 	for _, id := range c.Runs {
 		run, err := src.Run(ctx, id)
 		if errors.Is(err, gantry.ErrNotFound) {
@@ -171,4 +203,35 @@ func minTime(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// approvalEvent finds the audit event that recorded an approval: the
+// approver's successful change.approve of the change, for its environment
+// and kind, the latest if there are several.
+func approvalEvent(audits []*gantry.AuditEvent, c *gantry.Change, a *gantry.Approval) *gantry.AuditEvent {
+	target := ChangeTarget(c.Project, c.ID)
+	for _, ev := range audits { // newest first
+		if ev.Action == ApproveAction && ev.Outcome == "success" && ev.Actor == a.Approver && ev.Target == target &&
+			ev.Detail["environment"] == a.Environment && ev.Detail["kind"] == a.Kind {
+			return ev
+		}
+	}
+	return nil
+}
+
+// approvalLink links an approval to its audit event's ledger entry: the
+// digest the ledger records is that of the event's JSON with LedgerIndex
+// -1, as it was appended, and the event itself goes with the link.
+func approvalLink(ctx context.Context, src Source, ev *gantry.AuditEvent, size int64) (EvidenceLink, error) {
+	c := *ev
+	c.LedgerIndex = -1
+	record, err := json.Marshal(&c)
+	if err != nil {
+		return EvidenceLink{}, err
+	}
+	in, err := ledger.ProveInclusion(ctx, src, ev.LedgerIndex, size)
+	if err != nil {
+		return EvidenceLink{}, err
+	}
+	return EvidenceLink{Kind: KindApproval, Digest: gantry.DigestBytes(record), Index: ev.LedgerIndex, Inclusion: in, Record: record}, nil
 }

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,6 +93,21 @@ func TestCollect(t *testing.T) {
 		if err := st.PutApproval(ctx, approval); err != nil {
 			t.Fatal(err)
 		}
+		// The approval's audit event, in the ledger as the CLI and the
+		// server put it there.
+		ev := &gantry.AuditEvent{Time: opened.Add(time.Hour), Actor: "alice", Action: ApproveAction, Target: id, Outcome: "success",
+			Detail: map[string]string{"environment": "production", "kind": gantry.ApprovalDeploy, "exception": "one maintainer"}}
+		if err := st.AppendAudit(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+		record, _ := json.Marshal(ev) // LedgerIndex is -1 until appended
+		idx, err := log.Append(ctx, ledger.Leaf{Kind: ledger.KindAudit, Digest: gantry.DigestBytes(record)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.SetAuditLedgerIndex(ctx, ev.ID, idx[0]); err != nil {
+			t.Fatal(err)
+		}
 		want = append(want, Change{ID: id, Title: "change " + id, Opened: opened, Commits: []string{"abc" + id}, Author: "alice",
 			Branch: "main", ProtectedBranch: true,
 			Classification: Classification{Class: Normal, Score: 45, Factors: []Factor{{Name: "size", Score: 5, Detail: "32 lines"}}},
@@ -116,11 +134,14 @@ func TestCollect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if unproven != 2 {
-		t.Errorf("unproven = %d, want c2's 2 attestations", unproven)
+	if unproven != 3 {
+		t.Errorf("unproven = %d, want c2's 2 attestations and its approval", unproven)
 	}
-	if len(r.Changes) != 2 || len(r.Changes[0].Evidence) != 2 || len(r.Changes[1].Evidence) != 0 {
+	if len(r.Changes) != 2 || len(r.Changes[0].Evidence) != 3 || len(r.Changes[1].Evidence) != 0 {
 		t.Fatalf("changes %+v", r.Changes)
+	}
+	if l := r.Changes[0].Evidence[0]; l.Kind != KindApproval || !json.Valid(l.Record) || l.Digest != gantry.DigestBytes(l.Record) {
+		t.Errorf("approval link %+v", l)
 	}
 	for i := range r.Changes {
 		r.Changes[i].Evidence = nil
@@ -146,8 +167,15 @@ func TestCollect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Links != 2 || res.Changes != 1 {
+	if res.Links != 3 || res.Changes != 1 {
 		t.Errorf("verified %+v", res)
+	}
+	// An approval's audit event is checked against its digest: altered,
+	// the report fails.
+	forged := bytes.Replace(out, []byte(base64.StdEncoding.EncodeToString(r.Changes[0].Evidence[0].Record)),
+		[]byte(base64.StdEncoding.EncodeToString(bytes.Replace(r.Changes[0].Evidence[0].Record, []byte(`"alice"`), []byte(`"bobby"`), 1))), 1)
+	if _, err := Verify(ctx, forged, verifier); err == nil || !strings.Contains(err.Error(), "hashes to") {
+		t.Errorf("a forged approval record: %v", err)
 	}
 
 	if _, _, err := Collect(ctx, st, CollectOptions{From: t0, To: t0}); gantry.ErrorKind(err) != gantry.EInvalid {

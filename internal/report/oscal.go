@@ -44,6 +44,10 @@ const (
 // inclusionMediaType is the media type of an inclusion resource.
 const inclusionMediaType = "application/json"
 
+// recordMediaType is the media type of the resource that carries what an
+// evidence link's ledger entry records the digest of: an audit event.
+const recordMediaType = "application/vnd.gantry.audit-event+json"
+
 // WriteOSCAL writes r as an OSCAL 1.1 assessment-results document in
 // JSON: one result for the period, an observation for each change and for
 // each of its evidence links, and a finding for each control.
@@ -180,6 +184,18 @@ func (b *builder) build() (*oscal.AssessmentResults, error) {
 			}
 			if l.URL != "" {
 				*o.Links = append(*o.Links, oscal.Link{Href: l.URL, Rel: "reference", Text: "the attestation"})
+			}
+			if l.Record != nil {
+				rec := oscal.Resource{
+					UUID:        b.uuid("record", c.ID, strconv.Itoa(li)),
+					Title:       fmt.Sprintf("The audit event of ledger entry %d", l.Index),
+					Description: "What the ledger entry records the digest of, as JSON: its SHA-256 is the linked digest.",
+					Base64:      &oscal.Base64{Filename: fmt.Sprintf("audit-%d.json", l.Index), MediaType: recordMediaType, Value: base64.StdEncoding.EncodeToString(l.Record)},
+				}
+				resources = append(resources, rec)
+				*o.Links = append(*o.Links, oscal.Link{Href: "#" + rec.UUID, Rel: "reference", MediaType: recordMediaType, Text: "the audit event"})
+				o.Title = fmt.Sprintf("approval audit event %s", l.Digest)
+				o.Description = fmt.Sprintf("The audit event that recorded an approval of change %s, ledger entry %d.", oneLine(c.ID), l.Index)
 			}
 			if l.Inclusion != nil {
 				res, err := inclusionResource(b.uuid("inclusion", c.ID, strconv.Itoa(li)), l)

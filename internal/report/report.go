@@ -38,6 +38,10 @@ func (c Class) Valid() bool { return c == Standard || c == Normal || c == Urgent
 // KindScan, KindLink, KindGate).
 const KindSBOM = "sbom"
 
+// KindApproval is the evidence kind of an approval: the audit event that
+// recorded it, in the ledger, with the event itself in the link's Record.
+const KindApproval = "approval"
+
 // Report is every change of a period, with its evidence.
 type Report struct {
 	// From and To bound the period: changes opened in [From, To).
@@ -145,4 +149,8 @@ type EvidenceLink struct {
 	Inclusion *ledger.Inclusion
 	// URL is where the attestation can be fetched; optional.
 	URL string
+	// Record is what the ledger entry records the digest of, when the
+	// report carries it: an approval's audit event, as JSON. Verify
+	// checks that it hashes to Digest and says what the report claims.
+	Record []byte
 }

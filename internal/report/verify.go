@@ -111,6 +111,7 @@ func VerifyResults(ctx context.Context, ar *oscal.AssessmentResults, ledgerKey n
 type link struct {
 	obs    string
 	change string
+	kind   string
 	digest gantry.Digest
 	index  int64
 	rawIdx string
@@ -156,6 +157,9 @@ func readLink(o *oscal.Observation) (l *link, ok bool, err error) {
 		return values[name][0], nil
 	}
 	if l.change, err = one(PropChange); err != nil {
+		return l, true, err
+	}
+	if l.kind, err = one(PropKind); err != nil {
 		return l, true, err
 	}
 	d, err := one(PropDigest)
@@ -209,10 +213,53 @@ func checkLink(l *link, o *oscal.Observation, resources map[string]*oscal.Resour
 	if err != nil {
 		return ledger.Checkpoint{}, gantry.Errorf(gantry.EConflict, "ledger entry %d: %w", in.Index, err)
 	}
+	if l.kind == KindApproval {
+		if leaf.Kind != ledger.KindAudit || leaf.Digest != l.digest {
+			return ledger.Checkpoint{}, gantry.Errorf(gantry.EConflict, "ledger entry %d records %s, not audit event %s", in.Index, leaf, l.digest)
+		}
+		if err := checkApprovalRecord(l, o, resources); err != nil {
+			return ledger.Checkpoint{}, err
+		}
+		return c, nil
+	}
 	if leaf.Kind != ledger.KindAttestation || leaf.Digest != l.digest {
 		return ledger.Checkpoint{}, gantry.Errorf(gantry.EConflict, "ledger entry %d records %s, not attestation %s", in.Index, leaf, l.digest)
 	}
 	return c, nil
+}
+
+// checkApprovalRecord checks the audit event an approval link carries:
+// it hashes to the link's digest, and it is a successful approval of the
+// link's change.
+func checkApprovalRecord(l *link, o *oscal.Observation, resources map[string]*oscal.Resource) error {
+	var rec *oscal.Resource
+	if o.Links != nil {
+		for _, k := range *o.Links {
+			if id, ok := strings.CutPrefix(k.Href, "#"); ok {
+				if r := resources[id]; r != nil && r.Base64 != nil && r.Base64.MediaType == recordMediaType {
+					rec = r
+				}
+			}
+		}
+	}
+	if rec == nil {
+		return gantry.Errorf(gantry.EInvalid, "no audit event: an approval's observation must link to it")
+	}
+	js, err := base64.StdEncoding.Strict().DecodeString(rec.Base64.Value)
+	if err != nil {
+		return gantry.Errorf(gantry.EInvalid, "audit event in resource %s is not base64: %v", rec.UUID, err)
+	}
+	if d := gantry.DigestBytes(js); d != l.digest {
+		return gantry.Errorf(gantry.EConflict, "the audit event in resource %s hashes to %s, not %s", rec.UUID, d, l.digest)
+	}
+	var ev gantry.AuditEvent
+	if err := json.Unmarshal(js, &ev); err != nil {
+		return gantry.Errorf(gantry.EInvalid, "audit event in resource %s: %v", rec.UUID, err)
+	}
+	if ev.Action != ApproveAction || ev.Outcome != "success" || (ev.Target != l.change && !strings.HasSuffix(ev.Target, "/"+l.change)) {
+		return gantry.Errorf(gantry.EConflict, "audit event %s is %s %s of %s, not an approval of change %s", l.digest, ev.Action, ev.Outcome, ev.Target, l.change)
+	}
+	return nil
 }
 
 // decodeInclusion decodes an inclusion proof's JSON strictly: one
