@@ -77,6 +77,7 @@ func TestChangesList(t *testing.T) {
 
 	res := vic.get("/projects/web/changes")
 	wantStatus(t, "changes", res, http.StatusOK)
+	wantContains(t, "changes", res.body, `href="/api/v1/projects/web/report?format=html"`)
 	// Newest first.
 	order := regexp.MustCompile(`data-change="([^"]+)"`).FindAllStringSubmatch(res.body, -1)
 	var ids []string
