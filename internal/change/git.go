@@ -39,6 +39,24 @@ const (
 // an Urgent trailer on any of its commits. now is when the change is
 // seen, for a change that has no commits to date it.
 func FromGit(ctx context.Context, dir, base string, now time.Time) (*gantry.Change, error) {
+	return fromGit(ctx, dir, base, now, false)
+}
+
+// FromWorkTree is FromGit for a work tree with uncommitted changes, as a
+// developer runs the pipeline before committing: the change's size and
+// paths are measured to the files as they are, not to HEAD, so that what
+// is about to be committed is classified. Untracked files do not count
+// until they are added.
+func FromWorkTree(ctx context.Context, dir, base string, now time.Time) (*gantry.Change, error) {
+	c, err := fromGit(ctx, dir, base, now, true)
+	if err != nil {
+		return nil, err
+	}
+	c.Title += " (with uncommitted changes)"
+	return c, nil
+}
+
+func fromGit(ctx context.Context, dir, base string, now time.Time, workTree bool) (*gantry.Change, error) {
 	g := gitDir{dir: dir}
 	head, err := g.run(ctx, "rev-parse", "--verify", "-q", "HEAD^{commit}")
 	if err != nil {
@@ -84,7 +102,7 @@ func FromGit(ctx context.Context, dir, base string, now time.Time) (*gantry.Chan
 	if err != nil {
 		return nil, fmt.Errorf("read change: %w", err)
 	}
-	if err := g.diff(ctx, c, diffFrom); err != nil {
+	if err := g.diff(ctx, c, diffFrom, workTree); err != nil {
 		return nil, fmt.Errorf("read change: %w", err)
 	}
 	c.Opened = now
@@ -211,10 +229,15 @@ func (g gitDir) commits(ctx context.Context, c *gantry.Change, rng []string) ([]
 	return all, nil
 }
 
-// diff measures c against from: lines added and deleted, files and paths.
-// A binary file counts as a file of no lines.
-func (g gitDir) diff(ctx context.Context, c *gantry.Change, from string) error {
-	out, err := g.output(ctx, "diff", "--numstat", "-z", "--no-color", "--no-ext-diff", from, "HEAD", "--")
+// diff measures c from from to HEAD, or to the work tree: lines added
+// and deleted, files and paths. A binary file counts as a file of no
+// lines.
+func (g gitDir) diff(ctx context.Context, c *gantry.Change, from string, workTree bool) error {
+	args := []string{"diff", "--numstat", "-z", "--no-color", "--no-ext-diff", from}
+	if !workTree {
+		args = append(args, "HEAD")
+	}
+	out, err := g.output(ctx, append(args, "--")...)
 	if err != nil {
 		return err
 	}
@@ -241,4 +264,13 @@ func (g gitDir) diff(ctx context.Context, c *gantry.Change, from string) error {
 		c.Paths = append(c.Paths, p)
 	}
 	return nil
+}
+
+// Dirty reports whether the git work tree at dir has uncommitted changes
+// to tracked files, staged or not.
+func Dirty(ctx context.Context, dir string) bool {
+	cmd := exec.CommandContext(ctx, "git", "-C", dir, "diff", "--quiet", "HEAD", "--")
+	err := cmd.Run()
+	_, changed := errors.AsType[*exec.ExitError](err)
+	return changed
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -229,5 +230,44 @@ func TestID(t *testing.T) {
 		if got := ID(tc.t); got != tc.want {
 			t.Errorf("ID(%+v) = %q, want %q", tc.t, got, tc.want)
 		}
+	}
+}
+
+func TestFromWorkTree(t *testing.T) {
+	r := newRepo(t)
+	r.write("app.go", "package app\n")
+	r.commit(day1, "Alice Liddell <alice@example.com>", "Start")
+	r.write("feature.go", "package app\n")
+	sha := r.commit(day2, "Alice Liddell <alice@example.com>", "Add a feature")
+	// Uncommitted: an edit to a tracked file and a new, added one; an
+	// untracked file does not count until it is added.
+	r.write("app.go", "package app\n\nfunc Login() {}\n")
+	r.write("internal/auth/token.go", "package auth\n")
+	r.git(day3, "", "add", "internal/auth/token.go")
+	r.write("scratch.txt", "notes\n")
+
+	if !Dirty(context.Background(), r.dir) {
+		t.Error("Dirty: false with uncommitted changes")
+	}
+	got, err := FromWorkTree(context.Background(), r.dir, "main", seen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != sha[:12] || got.Title != "Add a feature (with uncommitted changes)" {
+		t.Errorf("change %s %q", got.ID, got.Title)
+	}
+	if want := []string{"app.go", "feature.go", "internal/auth/token.go"}; !slices.Equal(got.Paths, want) || got.Lines != 4 {
+		t.Errorf("paths %v, %d lines; want %v, 4 lines", got.Paths, got.Lines, want)
+	}
+	committed, err := FromGit(context.Background(), r.dir, "main", seen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"feature.go"}; !slices.Equal(committed.Paths, want) {
+		t.Errorf("FromGit paths %v, want %v: it measures HEAD", committed.Paths, want)
+	}
+	r.commit(day3, "Alice Liddell <alice@example.com>", "Log in")
+	if Dirty(context.Background(), r.dir) {
+		t.Error("Dirty: true with everything committed (untracked files do not count)")
 	}
 }

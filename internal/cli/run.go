@@ -191,7 +191,11 @@ func runPipeline(ctx context.Context, e *env, g *globals, f *runFlags) error {
 	}
 	if inGit {
 		r.Trigger.Actor = gitUser(ctx, root)
-		c, err := change.FromGit(ctx, root, f.baseBranch, time.Now())
+		read := change.FromGit
+		if r.Trigger.Dirty = change.Dirty(ctx, root); r.Trigger.Dirty {
+			read = change.FromWorkTree
+		}
+		c, err := read(ctx, root, f.baseBranch, time.Now())
 		if err != nil {
 			ui.notice(fmt.Sprintf("cannot read the change from git (%v); stages that deploy will be refused", gantry.ErrorMessageOrText(err)))
 		} else {
