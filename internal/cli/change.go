@@ -123,7 +123,7 @@ func viewChange(ctx context.Context, e *env, g *globals, r *changeRemote, ref st
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := change.LoadConfig(repo)
+	cfg, err := loadChangeRules(e, repo)
 	if err != nil {
 		return nil, err
 	}
@@ -437,7 +437,7 @@ func approveChange(ctx context.Context, e *env, g *globals, f *approveFlags, ref
 	if err != nil {
 		return err
 	}
-	cfg, err := change.LoadConfig(repo)
+	cfg, err := loadChangeRules(e, repo)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"gantry.dev/gantry"
 	"gantry.dev/gantry/internal/action"
+	"gantry.dev/gantry/internal/change"
 	"gantry.dev/gantry/internal/spec"
 )
 
@@ -56,6 +57,20 @@ func loadPlan(e *env, g *globals) (*spec.Pipeline, *spec.Plan, error) {
 		return nil, nil, err
 	}
 	return p, plan, nil
+}
+
+// loadChangeRules loads the repository's change rules
+// (.gantry/changes.yml, or the defaults), reporting mistakes in the file as
+// loadPipeline does.
+func loadChangeRules(e *env, repo string) (*change.Config, error) {
+	cfg, err := change.LoadConfig(repo)
+	if err != nil {
+		if reportSpecErrors(e, err) {
+			return nil, exitError{ExitInvalid}
+		}
+		return nil, err
+	}
+	return cfg, nil
 }
 
 // reportSpecErrors prints validation errors and reports whether err was
@@ -108,8 +123,33 @@ func newLintCmd(e *env, g *globals) *cobra.Command {
 			for _, st := range plan.Stages {
 				steps += len(st.Steps)
 			}
+			repo, err := g.repo(e)
+			if err != nil {
+				return err
+			}
+			rules, err := loadChangeRules(e, repo)
+			if err != nil {
+				return err
+			}
+			// A stage that deploys to an environment the rules do not
+			// define would be refused at every run: say so now.
+			var unknown int
+			for _, st := range p.Stages {
+				if _, ok := rules.Environment(st.Environment); st.Environment != "" && !ok {
+					unknown++
+					fmt.Fprintf(e.stderr, "%s:%d:%d: stage %q deploys to %q, which the change rules (%s) do not define: they have %s\n",
+						displayPath(p.File), st.Pos.Line, st.Pos.Col, st.Name, st.Environment, change.ConfigPath, strings.Join(rules.EnvironmentNames(), ", "))
+				}
+			}
+			if unknown > 0 {
+				return exitError{ExitInvalid}
+			}
 			fmt.Fprintf(e.stdout, "%s: ok (%d %s, %d %s)\n", displayPath(p.File), len(plan.Stages),
 				plural(len(plan.Stages), "stage", "stages"), steps, plural(steps, "step", "steps"))
+			if _, err := os.Stat(filepath.Join(repo, filepath.FromSlash(change.ConfigPath))); err == nil {
+				fmt.Fprintf(e.stdout, "%s: ok (%d %s)\n", change.ConfigPath, len(rules.Environments),
+					plural(len(rules.Environments), "environment", "environments"))
+			}
 			return nil
 		},
 	}

@@ -90,6 +90,16 @@ func runPipeline(ctx context.Context, e *env, g *globals, f *runFlags) error {
 	if err != nil {
 		return err
 	}
+	// The change rules are checked before anything is made, as the
+	// pipeline file is.
+	rulesDir, err := g.repo(e)
+	if err != nil {
+		return err
+	}
+	changeCfg, err := loadChangeRules(e, rulesDir)
+	if err != nil {
+		return err
+	}
 	// The workspace is the repository, so that steps see all of it (a Go
 	// module root above the pipeline, say); they run in the pipeline
 	// file's directory. Outside git, the pipeline's directory is both.
@@ -185,10 +195,6 @@ func runPipeline(ctx context.Context, e *env, g *globals, f *runFlags) error {
 	}
 
 	r := &gantry.Run{ID: gantry.NewRunID(time.Now()), Trigger: trigger}
-	changeCfg, err := change.LoadConfig(repo)
-	if err != nil {
-		return err
-	}
 	if inGit {
 		r.Trigger.Actor = gitUser(ctx, root)
 		read := change.FromGit
