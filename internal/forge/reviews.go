@@ -37,15 +37,7 @@ var (
 // NewReviewLister returns the client for cfg.Type as a ReviewLister. The
 // token needs read access to the repository's pull requests.
 func NewReviewLister(cfg Config) (ReviewLister, error) {
-	switch cfg.Type {
-	case TypeGitHub:
-		return NewGitHub(cfg)
-	case TypeGitLab:
-		return NewGitLab(cfg)
-	case TypeGitea:
-		return NewGitea(cfg)
-	}
-	return nil, gantry.Errorf(gantry.EInvalid, "forge: unknown type %q: want github, gitlab or gitea", cfg.Type)
+	return newForge(cfg)
 }
 
 const (

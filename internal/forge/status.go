@@ -114,6 +114,17 @@ type Config struct {
 
 // New returns the client for cfg.Type.
 func New(cfg Config) (Forge, error) {
+	return newForge(cfg)
+}
+
+// client is what each forge's client does.
+type client interface {
+	Forge
+	ReviewLister
+}
+
+// newForge returns the client for cfg.Type.
+func newForge(cfg Config) (client, error) {
 	switch cfg.Type {
 	case TypeGitHub:
 		return NewGitHub(cfg)
