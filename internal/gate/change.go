@@ -145,7 +145,11 @@ func Admit(opts Options) engine.AdmitFunc {
 // describe explains a classification: its class and score, then each
 // factor that added to the score, a line each.
 func describe(id string, c *gantry.Classification) []string {
-	out := []string{fmt.Sprintf("change %s is %s: risk %.1f (normal from %.0f)", id, c.Class, c.Score, c.Threshold)}
+	head := fmt.Sprintf("change %s is %s: risk %.1f (normal from %.0f)", id, c.Class, c.Score, c.Threshold)
+	if c.Class == gantry.ClassNormal && c.Score < c.Threshold {
+		head += ", and not standard because a gate or policy did not allow it"
+	}
+	out := []string{head}
 	for _, f := range c.Factors {
 		if f.Score > 0 {
 			out = append(out, fmt.Sprintf("risk factor %s %.1f of %.0f: %s", f.Name, f.Score, f.Weight, f.Detail))

@@ -117,6 +117,9 @@ func TestEveryGateClassifiesTheChange(t *testing.T) {
 	if cl == nil || cl.Class != gantry.ClassNormal || !slices.ContainsFunc(cl.Reasons, func(r string) bool { return strings.Contains(r, `step "unit" failed`) }) {
 		t.Fatalf("classification %+v", cl)
 	}
+	if len(g.Notes) == 0 || !strings.HasSuffix(g.Notes[0], "and not standard because a gate or policy did not allow it") {
+		t.Errorf("notes %q", g.Notes)
+	}
 }
 
 func TestAdmit(t *testing.T) {
