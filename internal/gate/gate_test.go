@@ -117,8 +117,15 @@ func TestEveryGateClassifiesTheChange(t *testing.T) {
 	if cl == nil || cl.Class != gantry.ClassNormal || !slices.ContainsFunc(cl.Reasons, func(r string) bool { return strings.Contains(r, `step "unit" failed`) }) {
 		t.Fatalf("classification %+v", cl)
 	}
-	if len(g.Notes) == 0 || !strings.HasSuffix(g.Notes[0], "and not standard because a gate or policy did not allow it") {
+	if len(g.Notes) == 0 || g.Notes[0] != "change c0ffee000000 is normal: risk 41.0 (normal from 40)" {
 		t.Errorf("notes %q", g.Notes)
+	}
+	// A change under the threshold is normal only for a denial: said so.
+	low := describe("abc", &gantry.Classification{Class: gantry.ClassNormal, Score: 12, Threshold: 40,
+		Factors: []gantry.RiskFactor{{Name: "size", Weight: 20, Score: 2, Detail: "21 lines"}, {Name: "tests", Weight: 40}}})
+	want := []string{"change abc is normal: risk 12.0 (normal from 40), and not standard because a gate or policy did not allow it", "risk factor size 2.0 of 20: 21 lines"}
+	if !slices.Equal(low, want) {
+		t.Errorf("describe = %q, want %q", low, want)
 	}
 }
 
