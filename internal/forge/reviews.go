@@ -259,52 +259,42 @@ func (r *hubReview) login() string {
 	return cmp.Or(r.User.Login, r.User.Username)
 }
 
-// parseGitHubReviews reads one page of GitHub's reviews.
-func parseGitHubReviews(body []byte) ([]forgeReview, error) {
-	var page []hubReview
-	if err := json.Unmarshal(body, &page); err != nil {
-		return nil, fmt.Errorf("decode reviews: %w", err)
-	}
-	out := make([]forgeReview, 0, len(page))
-	for _, r := range page {
-		var state string
-		switch r.State {
-		case "APPROVED":
-			state = gantry.ReviewApproved
-		case "CHANGES_REQUESTED":
-			state = gantry.ReviewChangesRequested
-		case "COMMENTED":
-			state = gantry.ReviewCommented
-		}
-		out = append(out, forgeReview{login: r.login(), state: state, at: reviewTime(r.SubmittedAt)})
-	}
-	return out, nil
-}
+// The review states of GitHub and Gitea, by their names for them; a state
+// not listed (PENDING, DISMISSED, REQUEST_REVIEW) is no verdict.
+var (
+	githubStates = map[string]string{"APPROVED": gantry.ReviewApproved, "CHANGES_REQUESTED": gantry.ReviewChangesRequested, "COMMENTED": gantry.ReviewCommented}
+	giteaStates  = map[string]string{"APPROVED": gantry.ReviewApproved, "REQUEST_CHANGES": gantry.ReviewChangesRequested, "COMMENT": gantry.ReviewCommented}
+)
 
-// parseGiteaReviews reads one page of Gitea's reviews; n is how many the
-// page held, counted or not.
-func parseGiteaReviews(body []byte) (rs []forgeReview, n int, err error) {
+// parseHubReviews reads one page of reviews in the shape GitHub and Gitea
+// share, with the forge's names of states; a dismissed review is no
+// verdict. n is how many the page held, counted or not.
+func parseHubReviews(body []byte, states map[string]string) (rs []forgeReview, n int, err error) {
 	var page []hubReview
 	if err := json.Unmarshal(body, &page); err != nil {
 		return nil, 0, fmt.Errorf("decode reviews: %w", err)
 	}
 	out := make([]forgeReview, 0, len(page))
 	for _, r := range page {
-		var state string
-		switch r.State {
-		case "APPROVED":
-			state = gantry.ReviewApproved
-		case "REQUEST_CHANGES":
-			state = gantry.ReviewChangesRequested
-		case "COMMENT":
-			state = gantry.ReviewCommented
-		}
+		state := states[r.State]
 		if r.Dismissed {
 			state = ""
 		}
 		out = append(out, forgeReview{login: r.login(), state: state, at: reviewTime(r.SubmittedAt)})
 	}
 	return out, len(page), nil
+}
+
+// parseGitHubReviews reads one page of GitHub's reviews.
+func parseGitHubReviews(body []byte) ([]forgeReview, error) {
+	rs, _, err := parseHubReviews(body, githubStates)
+	return rs, err
+}
+
+// parseGiteaReviews reads one page of Gitea's reviews; n is how many the
+// page held, counted or not.
+func parseGiteaReviews(body []byte) (rs []forgeReview, n int, err error) {
+	return parseHubReviews(body, giteaStates)
 }
 
 // parseGitLabApprovals reads GitLab's approvals of a merge request.
