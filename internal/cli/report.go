@@ -54,21 +54,6 @@ server writes the report of its project.`,
 	return cmd
 }
 
-// parseDate reads a report bound: a date (midnight UTC) or an RFC 3339
-// time.
-func parseDate(flag, s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, nil
-	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
-	}
-	return time.Time{}, gantry.Errorf(gantry.EInvalid, "--%s %q: expected a date YYYY-MM-DD or an RFC 3339 time", flag, s)
-}
-
 func writeComplianceReport(ctx context.Context, e *env, g *globals, f *reportFlags) error {
 	var write func(io.Writer, *report.Report) error
 	switch f.format {
@@ -82,11 +67,11 @@ func writeComplianceReport(ctx context.Context, e *env, g *globals, f *reportFla
 	if f.out == "" {
 		return gantry.Errorf(gantry.EInvalid, "report: say where to write it with -o FILE")
 	}
-	from, err := parseDate("from", f.from)
+	from, err := report.ParseBound("--from", f.from)
 	if err != nil {
 		return err
 	}
-	to, err := parseDate("to", f.to)
+	to, err := report.ParseBound("--to", f.to)
 	if err != nil {
 		return err
 	}

@@ -92,11 +92,11 @@ func runPipeline(ctx context.Context, e *env, g *globals, f *runFlags) error {
 	}
 	// The change rules are checked before anything is made, as the
 	// pipeline file is.
-	rulesDir, err := g.repo(e)
+	repo, err := g.repo(e)
 	if err != nil {
 		return err
 	}
-	changeCfg, err := loadChangeRules(e, rulesDir)
+	changeCfg, err := loadChangeRules(e, repo)
 	if err != nil {
 		return err
 	}
@@ -148,10 +148,6 @@ func runPipeline(ctx context.Context, e *env, g *globals, f *runFlags) error {
 		return err
 	}
 
-	repo, err := g.repo(e)
-	if err != nil {
-		return err
-	}
 	keys, err := loadKeys(e, repo, stateDir, true)
 	if err != nil {
 		return err

@@ -51,6 +51,21 @@ type CollectOptions struct {
 	Now    time.Time
 }
 
+// ParseBound reads a bound of a report's period, named name in messages: a
+// date (midnight UTC) or an RFC 3339 time; "" does not bound.
+func ParseBound(name, v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t.UTC(), nil
+	}
+	return time.Time{}, gantry.Errorf(gantry.EInvalid, "%s %q: expected a date (YYYY-MM-DD, UTC) or an RFC 3339 time", name, v)
+}
+
 // Collect builds the report of the changes opened in [From, To): each
 // with its classification, approvals, gate decisions, runs and a link to
 // every attestation of its runs, with the proof that the ledger holds it,

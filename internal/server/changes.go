@@ -24,9 +24,6 @@ import (
 // repository's copy, so that a change cannot loosen its own rules. The
 // server decides nothing about admission itself: the gates run on agents.
 
-// ActChangeApprove is the action of approving a change.
-const ActChangeApprove = "change.approve"
-
 // scheduleActor is the actor of a run a schedule started.
 const scheduleActor = "schedule"
 
@@ -366,11 +363,11 @@ func (s *Server) getReport(w http.ResponseWriter, r *http.Request) error {
 // period reads the from and to of a query: dates (2006-01-02, UTC
 // midnight) or RFC 3339 times; "" does not bound.
 func period(from, to string) (time.Time, time.Time, error) {
-	f, err := parseWhen("from", from)
+	f, err := report.ParseBound("from", from)
 	if err != nil {
 		return time.Time{}, time.Time{}, err
 	}
-	t, err := parseWhen("to", to)
+	t, err := report.ParseBound("to", to)
 	if err != nil {
 		return time.Time{}, time.Time{}, err
 	}
@@ -378,19 +375,6 @@ func period(from, to string) (time.Time, time.Time, error) {
 		return time.Time{}, time.Time{}, gantry.Errorf(gantry.EInvalid, "from %s is not before to %s", from, to)
 	}
 	return f, t, nil
-}
-
-func parseWhen(name, v string) (time.Time, error) {
-	if v == "" {
-		return time.Time{}, nil
-	}
-	if t, err := time.Parse(time.DateOnly, v); err == nil {
-		return t, nil
-	}
-	if t, err := time.Parse(time.RFC3339, v); err == nil {
-		return t.UTC(), nil
-	}
-	return time.Time{}, gantry.Errorf(gantry.EInvalid, "%s %q: expected a date (2006-01-02) or an RFC 3339 time", name, v)
 }
 
 // jobGetChange gives a job's gates the run's change, its approvals and

@@ -61,6 +61,7 @@ const (
 	ActSecretDelete  = "secret.delete"
 	ActAuditRead     = "audit.read"
 	ActJobLease      = "job.lease"
+	ActChangeApprove = "change.approve"
 )
 
 // Secrets keeps projects' secrets: internal/secrets' Service.
