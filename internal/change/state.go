@@ -49,9 +49,10 @@ const maxIncidentRuns = 200
 // at the project's other changes opened since then:
 //   - History counts those by the same author, and as failed those whose
 //     latest run failed or timed out;
-//   - Incidents counts the failed deployments among their runs: a run
-//     that failed in a stage admitted to an environment (its gate names
-//     the environment).
+//   - Incidents counts the project's failed deployments since then,
+//     other than this change's: runs that failed in a stage admitted to
+//     an environment (its gate names the environment), among the latest
+//     failed runs.
 func LoadState(ctx context.Context, s StateStore, project, id string, since time.Time) (*State, error) {
 	c, err := s.Change(ctx, project, id)
 	if err != nil {
@@ -82,25 +83,8 @@ func LoadState(ctx context.Context, s StateStore, project, id string, since time
 			}
 		}
 	}
-	failedRuns := 0
 	for _, o := range recent {
-		if o.ID == c.ID {
-			continue
-		}
-		for _, id := range o.Runs {
-			if failedRuns >= maxIncidentRuns {
-				break
-			}
-			failed, err := failedDeployment(ctx, s, id)
-			if err != nil {
-				return nil, err
-			}
-			if failed >= 0 {
-				failedRuns++
-				st.Incidents += failed
-			}
-		}
-		if c.Author == "" || !strings.EqualFold(o.Author, c.Author) {
+		if o.ID == c.ID || c.Author == "" || !strings.EqualFold(o.Author, c.Author) {
 			continue
 		}
 		st.History.Changes++
@@ -110,6 +94,26 @@ func LoadState(ctx context.Context, s StateStore, project, id string, since time
 		}
 		if failed {
 			st.History.Failed++
+		}
+	}
+	// The project's failed runs, newest first, down to the window's start.
+	failed, err := s.Runs(ctx, gantry.RunFilter{Project: project, Status: gantry.StatusFailed, Limit: maxIncidentRuns})
+	if err != nil {
+		return nil, fmt.Errorf("load the project's failed runs: %w", err)
+	}
+	for _, r := range failed {
+		if r.CreatedAt.Before(since) {
+			break
+		}
+		if r.Trigger.Change == c.ID {
+			continue
+		}
+		deployed, err := failedDeploying(ctx, s, r.ID)
+		if err != nil {
+			return nil, err
+		}
+		if deployed {
+			st.Incidents++
 		}
 	}
 	return st, nil
@@ -131,29 +135,19 @@ func lastRunFailed(ctx context.Context, s StateStore, c *gantry.Change) (bool, e
 	return r.Status == gantry.StatusFailed || r.Status == gantry.StatusTimedOut, nil
 }
 
-// failedDeployment returns 1 when run failed in a stage that deployed, 0
-// when it failed elsewhere, and -1 when it did not fail (or is gone).
-func failedDeployment(ctx context.Context, s StateStore, id gantry.RunID) (int, error) {
-	r, err := s.Run(ctx, id)
-	if errors.Is(err, gantry.ErrNotFound) {
-		return -1, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("run %s: %w", id, err)
-	}
-	if r.Status != gantry.StatusFailed {
-		return -1, nil
-	}
+// failedDeploying reports whether a failed run failed in a stage that
+// was admitted to an environment: a failed deployment.
+func failedDeploying(ctx context.Context, s StateStore, id gantry.RunID) (bool, error) {
 	stages, err := s.Stages(ctx, id)
 	if err != nil {
-		return 0, fmt.Errorf("stages of run %s: %w", id, err)
+		return false, fmt.Errorf("stages of run %s: %w", id, err)
 	}
 	for _, st := range stages {
 		if st.Status == gantry.StatusFailed && st.Gate.Environment != "" {
-			return 1, nil
+			return true, nil
 		}
 	}
-	return 0, nil
+	return false, nil
 }
 
 // RunCoverage is a run's test coverage: the lowest of its steps' coverage

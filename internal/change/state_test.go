@@ -1,13 +1,14 @@
 package change
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
+	gocmp "github.com/google/go-cmp/cmp"
 
 	"gantry.dev/gantry"
 )
@@ -21,15 +22,18 @@ type memStore struct {
 	steps     map[gantry.RunID][]*gantry.StepResult
 }
 
-// Runs lists the runs of f.Branch with f.Status, newest (by ID) first.
+// Runs lists the runs with f.Status, of f.Branch when it is set, newest
+// (by CreatedAt, then ID) first.
 func (m *memStore) Runs(_ context.Context, f gantry.RunFilter) ([]*gantry.Run, error) {
 	var out []*gantry.Run
 	for _, r := range m.runs {
-		if r.Trigger.Branch == f.Branch && r.Status == f.Status {
+		if (f.Branch == "" || r.Trigger.Branch == f.Branch) && r.Status == f.Status {
 			out = append(out, r)
 		}
 	}
-	slices.SortFunc(out, func(a, b *gantry.Run) int { return strings.Compare(string(b.ID), string(a.ID)) })
+	slices.SortFunc(out, func(a, b *gantry.Run) int {
+		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), strings.Compare(string(b.ID), string(a.ID)))
+	})
 	return out, nil
 }
 
@@ -104,8 +108,12 @@ func TestLoadState(t *testing.T) {
 			"r1a": {ID: "r1a", Status: gantry.StatusSucceeded},
 			"r1b": {ID: "r1b", Status: gantry.StatusTimedOut},
 			"r2":  {ID: "r2", Status: gantry.StatusSucceeded},
-			"r3":  {ID: "r3", Status: gantry.StatusFailed},
-			"r7":  {ID: "r7", Status: gantry.StatusFailed},
+			"r3":  {ID: "r3", Status: gantry.StatusFailed, CreatedAt: in},
+			"r7":  {ID: "r7", Status: gantry.StatusFailed, CreatedAt: in},
+			// Failed deployments that are not incidents of the window:
+			// this change's own, and one before the window.
+			"r9":  {ID: "r9", Status: gantry.StatusFailed, CreatedAt: in, Trigger: gantry.Trigger{Change: "pr-9"}},
+			"old": {ID: "old", Status: gantry.StatusFailed, CreatedAt: since.Add(-time.Hour)},
 			// main's latest successful run measured no coverage; the
 			// one before it did.
 			"m1": {ID: "m1", Status: gantry.StatusSucceeded, Trigger: gantry.Trigger{Branch: "main"}},
@@ -118,8 +126,10 @@ func TestLoadState(t *testing.T) {
 		// r3 failed deploying to production: an incident; r7 failed
 		// before it deployed anything.
 		stages: map[gantry.RunID][]*gantry.StageResult{
-			"r3": {{Name: "commit", Status: gantry.StatusSucceeded}, {Name: "production", Status: gantry.StatusFailed, Gate: gantry.Gate{Environment: "production"}}},
-			"r7": {{Name: "commit", Status: gantry.StatusFailed}},
+			"r3":  {{Name: "commit", Status: gantry.StatusSucceeded}, {Name: "production", Status: gantry.StatusFailed, Gate: gantry.Gate{Environment: "production"}}},
+			"r7":  {{Name: "commit", Status: gantry.StatusFailed}},
+			"r9":  {{Name: "production", Status: gantry.StatusFailed, Gate: gantry.Gate{Environment: "production"}}},
+			"old": {{Name: "production", Status: gantry.StatusFailed, Gate: gantry.Gate{Environment: "production"}}},
 		},
 	}
 	got, err := LoadState(context.Background(), m, "shop", "pr-9", since)
@@ -128,7 +138,7 @@ func TestLoadState(t *testing.T) {
 	}
 	base := 64.0 // the lowest of its steps'
 	want := &State{Change: this, Approvals: []*gantry.Approval{approval}, History: History{Changes: 4, Failed: 1}, Incidents: 1, BaseCoverage: &base}
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := gocmp.Diff(want, got); diff != "" {
 		t.Errorf("LoadState (-want +got):\n%s", diff)
 	}
 	if _, err := LoadState(context.Background(), m, "shop", "pr-404", since); gantry.ErrorKind(err) != gantry.ENotFound {

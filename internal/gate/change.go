@@ -123,7 +123,7 @@ func Admit(opts Options) engine.AdmitFunc {
 		if err != nil {
 			return deny(err)
 		}
-		in, err := input(ctx, opts, stage.Name, run.ID, st, stage.Environment)
+		in, err := input(ctx, opts, stage.Name, run.ID, run, st, stage.Environment)
 		if err != nil {
 			return deny(err)
 		}

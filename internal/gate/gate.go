@@ -81,7 +81,7 @@ func New(opts Options) engine.GateFunc {
 		if len(stage.Policies) == 0 && st == nil {
 			return g
 		}
-		in, err := input(ctx, opts, stage.Name, id, st, stage.Environment)
+		in, err := input(ctx, opts, stage.Name, id, run, st, stage.Environment)
 		if err != nil {
 			if len(stage.Policies) > 0 {
 				g.Allowed = false
@@ -154,12 +154,15 @@ func stepDenials(g gantry.Gate) []string {
 }
 
 // input reads the run's evidence so far, with its change when st is set
-// and the environment it deploys to when env is.
-func input(ctx context.Context, opts Options, stage string, id gantry.RunID, st *change.State, env string) (*policy.Input, error) {
+// and the environment it deploys to when env is. run is the run when the
+// caller has it already; nil reads it.
+func input(ctx context.Context, opts Options, stage string, id gantry.RunID, run *gantry.Run, st *change.State, env string) (*policy.Input, error) {
 	ev := opts.Evidence
-	run, err := ev.Run(ctx, id)
-	if err != nil {
-		return nil, err
+	if run == nil {
+		var err error
+		if run, err = ev.Run(ctx, id); err != nil {
+			return nil, err
+		}
 	}
 	steps, err := ev.Steps(ctx, id)
 	if err != nil {
