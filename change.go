@@ -60,6 +60,16 @@ type Change struct {
 	UpdatedAt      time.Time       `json:"updated_at"`
 }
 
+// ChangeName names a change across projects: "PROJECT/ID", or the ID
+// alone in local mode, where the project is "". Messages, audit events'
+// targets and reports of every project use it.
+func ChangeName(project, id string) string {
+	if project == "" {
+		return id
+	}
+	return project + "/" + id
+}
+
 // Authors are everyone who wrote the change: its Author and every
 // commit's author, once each. None of them may approve it.
 func (c *Change) Authors() []string {

@@ -17,6 +17,7 @@ import (
 	"gantry.dev/gantry"
 	"gantry.dev/gantry/internal/change"
 	"gantry.dev/gantry/internal/ledger"
+	"gantry.dev/gantry/internal/report"
 	"gantry.dev/gantry/internal/server"
 )
 
@@ -458,7 +459,7 @@ func approveChange(ctx context.Context, e *env, g *globals, f *approveFlags, ref
 		return err
 	}
 	now := time.Now()
-	ev := &gantry.AuditEvent{Time: now.UTC(), Actor: who, Action: "change.approve", Target: c.ID,
+	ev := &gantry.AuditEvent{Time: now.UTC(), Actor: who, Action: report.ApproveAction, Target: gantry.ChangeName(c.Project, c.ID),
 		Detail: map[string]string{"environment": f.env, "kind": kind}}
 	a, err := change.Approve(cfg, c, f.env, kind, change.Approver{Name: who, Email: who, Role: gantry.RoleAdmin}, now, f.comment)
 	if err == nil {

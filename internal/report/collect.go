@@ -26,17 +26,9 @@ type Source interface {
 }
 
 // ApproveAction is the audit action of an approval, as the CLI and the
-// server record it: its target is the change ("PROJECT/ID", or the ID in
-// local mode), its detail the environment and the kind.
+// server record it: its target is the change's gantry.ChangeName, its
+// detail the environment and the kind.
 const ApproveAction = "change.approve"
-
-// ChangeTarget is the audit target of an approval of a change.
-func ChangeTarget(project, id string) string {
-	if project == "" {
-		return id
-	}
-	return project + "/" + id
-}
 
 // CollectOptions say which changes Collect reports on.
 type CollectOptions struct {
@@ -121,8 +113,8 @@ func collectChange(ctx context.Context, src Source, opts CollectOptions, c *gant
 	rc := Change{
 		ID: c.ID, Title: c.Title, Opened: c.Opened.UTC(), Author: c.Author, Branch: c.Branch,
 	}
-	if c.Project != "" && opts.Project == "" {
-		rc.ID = c.Project + "/" + c.ID
+	if opts.Project == "" {
+		rc.ID = gantry.ChangeName(c.Project, c.ID)
 	}
 	for _, cm := range c.Commits {
 		rc.Commits = append(rc.Commits, cm.SHA)
@@ -224,7 +216,7 @@ func minTime(a, b time.Time) time.Time {
 // approver's successful change.approve of the change, for its environment
 // and kind, the latest if there are several.
 func approvalEvent(audits []*gantry.AuditEvent, c *gantry.Change, a *gantry.Approval) *gantry.AuditEvent {
-	target := ChangeTarget(c.Project, c.ID)
+	target := gantry.ChangeName(c.Project, c.ID)
 	for _, ev := range audits { // newest first
 		if ev.Action == ApproveAction && ev.Outcome == "success" && ev.Actor == a.Approver && ev.Target == target &&
 			ev.Detail["environment"] == a.Environment && ev.Detail["kind"] == a.Kind {

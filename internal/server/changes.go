@@ -267,7 +267,7 @@ func (s *Server) ApproveChange(ctx context.Context, user, project, changeID stri
 	if kind == "" {
 		kind = gantry.ApprovalDeploy
 	}
-	ev := &gantry.AuditEvent{Actor: user, Action: "change.approve", Target: project + "/" + c.ID, Remote: remote,
+	ev := &gantry.AuditEvent{Actor: user, Action: report.ApproveAction, Target: gantry.ChangeName(project, c.ID), Remote: remote,
 		Detail: map[string]string{"environment": req.Environment, "kind": kind}}
 	a, err := s.approve(ctx, cfg, c, req, kind, change.Approver{Name: u.Name, Email: u.Email, Role: role})
 	switch {

@@ -55,7 +55,7 @@ func CheckChange(c *gantry.Change) error {
 		texts = append(texts, pr.URL, pr.Base, pr.Head)
 	}
 	for _, r := range c.Reviews {
-		texts = append(texts, r.Reviewer, r.State)
+		texts = append(texts, r.Reviewer, r.State, r.Source)
 		times = append(times, r.At)
 	}
 	texts = append(texts, c.Paths...)
@@ -112,8 +112,8 @@ func CheckApproval(a *gantry.Approval) error {
 		return gantry.Errorf(gantry.EInvalid, "approval of change %s has no time", a.Change)
 	case a.Role != "" && !ValidRole(a.Role):
 		return gantry.Errorf(gantry.EInvalid, "approval of change %s: unknown role %q", a.Change, a.Role)
-	case !validText(a.Exception) || !validText(a.Comment):
-		return gantry.Errorf(gantry.EInvalid, "approval of change %s: exception or comment is not UTF-8 without NUL", a.Change)
+	case !validText(a.Exception) || !validText(a.Comment) || !validText(a.Commit):
+		return gantry.Errorf(gantry.EInvalid, "approval of change %s: exception, comment or commit is not UTF-8 without NUL", a.Change)
 	}
 	return checkTimes("approval of change "+a.Change, a.At)
 }

@@ -18,15 +18,6 @@ var _ gantry.ChangeStore = (*Store)(nil)
 
 const changeColumns = `opened_at, updated_at, doc`
 
-// changeName names a change in messages: its ID, after its project's
-// name on a server.
-func changeName(project, id string) string {
-	if project == "" {
-		return id
-	}
-	return project + "/" + id
-}
-
 // PutChange creates a change or replaces the one with its project and ID,
 // which keeps its Opened: reads give back opened_at, whatever the
 // document says.
@@ -37,7 +28,7 @@ func (s *Store) PutChange(ctx context.Context, c *gantry.Change) error {
 	if err := store.CheckChange(c); err != nil {
 		return err
 	}
-	name := changeName(c.Project, c.ID)
+	name := gantry.ChangeName(c.Project, c.ID)
 	doc, err := json.Marshal(store.CanonicalChange(c))
 	if err != nil {
 		return fmt.Errorf("put change %s: %w", name, err)
@@ -55,9 +46,9 @@ func (s *Store) Change(ctx context.Context, project, id string) (*gantry.Change,
 	}
 	c, err := getOne(ctx, s.pool, scanChange, `SELECT `+changeColumns+` FROM changes WHERE project = $1 AND id = $2`, project, id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, gantry.Errorf(gantry.ENotFound, "change %s not found", changeName(project, id))
+		return nil, gantry.Errorf(gantry.ENotFound, "change %s not found", gantry.ChangeName(project, id))
 	}
-	return c, mapError(err, "get change "+changeName(project, id))
+	return c, mapError(err, "get change "+gantry.ChangeName(project, id))
 }
 
 // Changes lists the changes f selects, newest opened first, then by ID
@@ -124,7 +115,7 @@ func (s *Store) PutApproval(ctx context.Context, a *gantry.Approval) error {
 	if err := store.CheckApproval(a); err != nil {
 		return err
 	}
-	name := changeName(a.Project, a.Change)
+	name := gantry.ChangeName(a.Project, a.Change)
 	doc, err := json.Marshal(store.CanonicalApproval(a))
 	if err != nil {
 		return fmt.Errorf("put approval of change %s: %w", name, err)
@@ -145,7 +136,7 @@ func (s *Store) Approvals(ctx context.Context, project, change string) ([]*gantr
 	}
 	as, err := getAll(ctx, s.pool, scanApproval, `SELECT at, doc FROM approvals
 		WHERE project = $1 AND change_id = $2 ORDER BY at, id`, project, change)
-	return as, mapError(err, "list approvals of change "+changeName(project, change))
+	return as, mapError(err, "list approvals of change "+gantry.ChangeName(project, change))
 }
 
 func scanApproval(row pgx.CollectableRow) (*gantry.Approval, error) {

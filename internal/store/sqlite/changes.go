@@ -25,15 +25,6 @@ const (
 	changeColumns    = `opened_at, updated_at, doc`
 )
 
-// changeName names a change in messages: its ID, after its project's
-// name on a server.
-func changeName(project, id string) string {
-	if project == "" {
-		return id
-	}
-	return project + "/" + id
-}
-
 // PutChange creates a change or replaces the one with its project and ID,
 // which keeps its Opened.
 func (s *Store) PutChange(ctx context.Context, c *gantry.Change) error {
@@ -43,7 +34,7 @@ func (s *Store) PutChange(ctx context.Context, c *gantry.Change) error {
 	if err := store.CheckChange(c); err != nil {
 		return err
 	}
-	name := changeName(c.Project, c.ID)
+	name := gantry.ChangeName(c.Project, c.ID)
 	doc, err := json.Marshal(store.CanonicalChange(c))
 	if err != nil {
 		return fmt.Errorf("put change %s: %w", name, err)
@@ -65,10 +56,10 @@ func (s *Store) Change(ctx context.Context, project, id string) (*gantry.Change,
 	}
 	c, err := scanChange(s.server.change.QueryRowContext(ctx, project, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, gantry.Errorf(gantry.ENotFound, "change %s not found", changeName(project, id))
+		return nil, gantry.Errorf(gantry.ENotFound, "change %s not found", gantry.ChangeName(project, id))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("get change %s: %w", changeName(project, id), err)
+		return nil, fmt.Errorf("get change %s: %w", gantry.ChangeName(project, id), err)
 	}
 	return c, nil
 }
@@ -137,7 +128,7 @@ func (s *Store) PutApproval(ctx context.Context, a *gantry.Approval) error {
 	if err := store.CheckApproval(a); err != nil {
 		return err
 	}
-	name := changeName(a.Project, a.Change)
+	name := gantry.ChangeName(a.Project, a.Change)
 	doc, err := json.Marshal(store.CanonicalApproval(a))
 	if err != nil {
 		return fmt.Errorf("put approval of change %s: %w", name, err)
@@ -168,7 +159,7 @@ func (s *Store) Approvals(ctx context.Context, project, change string) ([]*gantr
 	rows, err := s.server.approvals.QueryContext(ctx, project, change)
 	as, err := scanRows(rows, err, scanApproval)
 	if err != nil {
-		return nil, fmt.Errorf("list approvals of change %s: %w", changeName(project, change), err)
+		return nil, fmt.Errorf("list approvals of change %s: %w", gantry.ChangeName(project, change), err)
 	}
 	return as, nil
 }
